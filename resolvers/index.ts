@@ -1,0 +1,17 @@
+import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { contextResolvers } from './context.js';
+import { memoryResolvers } from './memory.js';
+import { relevanceResolvers } from './relevance.js';
+import { scalarResolvers } from './scalars.js';
+import { sessionResolvers } from './session.js';
+import { userResolvers } from './user.js';
+
+/** Feature maps share type names (Query, Memory…); their fields are merged, never overwritten. */
+export const resolvers: Resolvers[] = [
+  scalarResolvers,
+  userResolvers,
+  sessionResolvers,
+  contextResolvers,
+  memoryResolvers,
+  relevanceResolvers,
+];

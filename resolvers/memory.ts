@@ -1,0 +1,27 @@
+import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { clientError } from '../src/errors.js';
+import { pageSize } from '../src/pagination.js';
+import { addMemories, deleteMemory, getMemory, updateMemory } from '../src/services/memories.js';
+
+export const memoryResolvers: Resolvers = {
+  Query: {
+    memory: (_parent, { id }, ctx) => getMemory(ctx, id),
+  },
+  Mutation: {
+    addMemories: (_parent, { input }, ctx) => addMemories(ctx, input),
+    updateMemory: (_parent, { input }, ctx) => updateMemory(ctx, input),
+    deleteMemory: (_parent, { input }, ctx) => deleteMemory(ctx, input),
+  },
+  Memory: {
+    context: async (memory, _args, ctx) => {
+      const context = await ctx.loaders.context.load(memory.contextId);
+      if (!context) throw clientError('NOT_FOUND', 'The context of this memory no longer exists.');
+      return context;
+    },
+    history: async (memory, { first }, ctx) =>
+      (await ctx.loaders.memoryHistory.load(memory.id)).slice(0, pageSize(first, ctx.deps.config)),
+  },
+  MemoryEvent: {
+    actor: (event, _args, ctx) => (event.actorId ? ctx.loaders.user.load(event.actorId) : null),
+  },
+};

@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createSchema, createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { resolvers } from '../resolvers/index.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
+import { createHttpServer } from './http-server.js';
+import { createIdGenerator } from './ids.js';
+import { createLogger } from './observability/logger.js';
+import { createPlugins } from './plugins/index.js';
+import { createContextFactory, type ServerContext } from './request-context.js';
+
+const SCHEMA_DIR = new URL('../schema/', import.meta.url);
+
+export interface AppOptions {
+  config: Config;
+  /** Owned by the caller, who closes it after the server has drained. */
+  db: Database;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface App {
+  yoga: YogaServerInstance<ServerContext, RequestContext>;
+  server: Server;
+  deps: AppDeps;
+}
+
+export function loadTypeDefs(): string[] {
+  return readdirSync(SCHEMA_DIR)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort()
+    .map((file) => readFileSync(new URL(file, SCHEMA_DIR), 'utf8'));
+}
+
+/** Builds the GraphQL server and its HTTP front; nothing listens until `server.listen`. */
+export function createApp(options: AppOptions): App {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(options.config);
+  const deps: AppDeps = {
+    config: options.config,
+    db: options.db,
+    clock,
+    logger,
+    newId: createIdGenerator(() => clock.now().getTime()),
+  };
+
+  const yoga = createYoga<ServerContext, RequestContext>({
+    schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers }),
+    context: createContextFactory(deps),
+    plugins: createPlugins(deps),
+    graphiql: options.config.GRAPHIQL ? { title: 'Recall' } : false,
+    landingPage: false,
+    // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
+    healthCheckEndpoint: '/livez',
+    logging: logger.child({ component: 'yoga' }),
+    maskedErrors: {
+      // Clients see "Unexpected error." and no stack in every environment; the log has it all.
+      maskError(error, message) {
+        const masked = maskError(error, message, false);
+        if (masked !== error) logger.error({ err: error }, 'unexpected error');
+        return masked;
+      },
+    },
+  });
+
+  const server = createHttpServer(yoga, options.config.MAX_BODY_BYTES);
+  return { yoga, server, deps };
+}

@@ -1,0 +1,65 @@
+import { clientError } from '../errors.js';
+import type { AppDeps, Viewer } from '../graphql-context.js';
+import { findSessionByTokenHash, insertSession, revokeSession, touchSession } from '../db/repositories/sessions.js';
+import type { Queryable } from '../db/database.js';
+import type { SessionRow } from '../db/rows.js';
+import { bearerToken, hashToken, isSessionTokenShaped, newSessionToken } from './tokens.js';
+
+/** last_seen_at (and so the sliding expiry) is written at most this often per session. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+const invalidToken = () => clientError('UNAUTHENTICATED', 'The bearer token is invalid, expired or revoked.');
+
+/**
+ * Resolves the viewer of a request. No Authorization header means an anonymous request;
+ * a header that does not carry a live session token refuses the whole request.
+ */
+export async function authenticate(deps: AppDeps, authorization: string | null): Promise<Viewer | null> {
+  const token = bearerToken(authorization);
+  if (token === undefined) return null;
+  if (token === null) throw clientError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".');
+  if (!isSessionTokenShaped(token)) throw invalidToken();
+
+  const found = await findSessionByTokenHash(deps.db, hashToken(token));
+  const now = deps.clock.now();
+  if (!found || found.session.revokedAt !== null || found.session.expiresAt <= now) throw invalidToken();
+
+  const { session, user } = found;
+  if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
+    const expiresAt = new Date(now.getTime() + deps.config.SESSION_TTL_SECONDS * 1000);
+    await touchSession(deps.db, session.id, now, expiresAt);
+    return { user, session: { ...session, lastSeenAt: now, expiresAt } };
+  }
+  return { user, session };
+}
+
+export interface SessionMeta {
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** Opens a session for the user; the token is returned once and only its hash is kept. */
+export async function startSession(
+  deps: AppDeps,
+  db: Queryable,
+  userId: string,
+  meta: SessionMeta,
+): Promise<{ token: string; session: SessionRow }> {
+  const token = newSessionToken();
+  const now = deps.clock.now();
+  const session = await insertSession(db, {
+    id: deps.newId('ses'),
+    userId,
+    tokenHash: hashToken(token),
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: new Date(now.getTime() + deps.config.SESSION_TTL_SECONDS * 1000),
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    ip: meta.ip,
+  });
+  return { token, session };
+}
+
+export function endSession(deps: AppDeps, sessionId: string): Promise<boolean> {
+  return revokeSession(deps.db, sessionId, deps.clock.now());
+}

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Recall reads, parsed once from the environment. This is the only module that
+ * reads `process.env`; each variable has a default and a row in the README's table.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const flag = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] });
+
+const databaseUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^(postgres|postgresql):\/\/|^memory:\/\/$/.test(value), {
+    message: 'must start with postgres:// or postgresql://, or be memory:// for an in-memory database',
+  });
+
+const server = z.object({
+  /** Deployment flavour; `development` turns on pretty logs. Default: development. */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** TCP port of the HTTP server. Default: 4000. */
+  PORT: port.default(4000),
+  /** Interface to listen on. Default: 0.0.0.0 (all IPv4 interfaces). */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Serve GraphiQL on GET /graphql. Default: true. */
+  GRAPHIQL: flag.default(true),
+  /** Use the first X-Forwarded-For address as the client IP (behind a trusted proxy). Default: false. */
+  TRUST_PROXY: flag.default(false),
+  /** Milliseconds to drain in-flight requests after SIGTERM before closing them. Default: 10000. */
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+});
+
+const logging = z.object({
+  /** pino level: fatal, error, warn, info, debug, trace or silent. Default: info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const database = z.object({
+  /** postgres://… for PostgreSQL; unset for embedded PGlite under DATA_DIR; memory:// for in-memory PGlite. */
+  DATABASE_URL: databaseUrl.optional(),
+  /** Folder of the embedded database when DATABASE_URL is unset. Default: ./data. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** PostgreSQL schema holding Recall's tables; created if missing. Default: public. */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (a-z, 0-9, _)')
+    .default('public'),
+  /** Maximum connections in the PostgreSQL pool. Default: 10. */
+  DATABASE_POOL_MAX: positiveInt.default(10),
+  /** Server-side statement timeout for PostgreSQL, in milliseconds. Default: 5000. */
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5_000),
+});
+
+const limits = z.object({
+  /** Largest accepted request body, in bytes. Default: 1048576 (1 MiB). */
+  MAX_BODY_BYTES: positiveInt.default(1_048_576),
+  /** Deepest accepted selection set. Default: 12. */
+  MAX_QUERY_DEPTH: positiveInt.default(12),
+  /** Most tokens accepted in one GraphQL document. Default: 2000. */
+  MAX_QUERY_TOKENS: positiveInt.default(2_000),
+  /** Most aliases accepted in one GraphQL document. Default: 30. */
+  MAX_QUERY_ALIASES: positiveInt.default(30),
+  /** Page size when `first` is omitted. Default: 20. */
+  DEFAULT_PAGE_SIZE: positiveInt.default(20),
+  /** Largest accepted `first`. Default: 100. */
+  MAX_PAGE_SIZE: positiveInt.default(100),
+  /** Most items in one addMemories call. Default: 100. */
+  MAX_MEMORIES_PER_BATCH: positiveInt.default(100),
+  /** Longest memory content, in characters. Default: 8000. */
+  MAX_MEMORY_CONTENT_LENGTH: positiveInt.default(8_000),
+  /** Largest DataLoader batch; bigger batches are split. Default: 100. */
+  DATALOADER_MAX_BATCH_SIZE: positiveInt.default(100),
+});
+
+const auth = z.object({
+  /** Sliding lifetime of a login session, in seconds. Default: 1800 (30 minutes). */
+  SESSION_TTL_SECONDS: positiveInt.default(1_800),
+});
+
+const relevance = z.object({
+  /** Age at which the recency factor of a memory halves, in hours. Default: 168 (one week). */
+  RELEVANCE_RECENCY_HALF_LIFE_HOURS: z.coerce.number().positive().default(168),
+  /** Most full-text matches ranked per search before scoring and paging. Default: 1000. */
+  SEARCH_CANDIDATE_LIMIT: positiveInt.default(1_000),
+});
+
+const schema = server
+  .extend(logging.shape)
+  .extend(database.shape)
+  .extend(limits.shape)
+  .extend(auth.shape)
+  .extend(relevance.shape)
+  .refine((env) => env.DEFAULT_PAGE_SIZE <= env.MAX_PAGE_SIZE, {
+    message: 'must not exceed MAX_PAGE_SIZE',
+    path: ['DEFAULT_PAGE_SIZE'],
+  });
+
+/** Values that may hold credentials are never echoed back in error messages. */
+const SECRET_VARIABLES = new Set(['DATABASE_URL']);
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the given environment (blank values count as unset) and gathers every problem at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const key = issue.path[0];
+        const got = typeof key === 'string' && !SECRET_VARIABLES.has(key) ? present[key] : undefined;
+        return `${name}: ${issue.message}${got === undefined ? '' : ` (got "${got}")`}`;
+      }),
+    );
+  }
+  return Object.freeze(result.data);
+}

@@ -1,0 +1,39 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, Queryable, StatementListener } from './database.js';
+import { quoteIdentifier } from './database.js';
+
+export interface PgliteDatabaseOptions {
+  /** A folder to persist into, or `memory://`. */
+  dataDir: string;
+  schema: string;
+  onStatement?: StatementListener;
+}
+
+/** Embedded PostgreSQL (WASM) with the same SQL as the server; one connection, queued by PGlite. */
+export async function createPgliteDatabase(options: PgliteDatabaseOptions): Promise<Database> {
+  if (options.dataDir !== 'memory://') await mkdir(options.dataDir, { recursive: true });
+  const pglite = await PGlite.create(options.dataDir);
+  await pglite.exec(`SET search_path TO ${quoteIdentifier(options.schema)}`);
+
+  const over = (client: PGlite | Transaction): Queryable => ({
+    async query<Row>(sql: string, params: readonly unknown[] = []) {
+      options.onStatement?.(sql);
+      const result = await client.query<Row>(sql, params as unknown[]);
+      return result.rows;
+    },
+    async exec(sql: string) {
+      options.onStatement?.(sql);
+      await client.exec(sql);
+    },
+  });
+
+  return {
+    driver: 'pglite',
+    ...over(pglite),
+    transaction: (work) => pglite.transaction((tx) => work(over(tx))),
+    async close() {
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { Queryable } from '../database.js';
+import type { ContextRow } from '../rows.js';
+
+const COLUMNS = `id, owner_id AS "ownerId", key, name, description, version,
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export function findContextsByIds(db: Queryable, ids: readonly string[]): Promise<ContextRow[]> {
+  return db.query<ContextRow>(`SELECT ${COLUMNS} FROM contexts WHERE id = ANY($1::text[])`, [ids]);
+}
+
+/** One page of an owner's contexts, newest first, after the given id; `limit` rows at most. */
+export function pageContextsOfOwner(
+  db: Queryable,
+  ownerId: string,
+  page: { afterId: string | null; limit: number },
+): Promise<ContextRow[]> {
+  return db.query<ContextRow>(
+    `SELECT ${COLUMNS} FROM contexts
+     WHERE owner_id = $1 AND ($2::text IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [ownerId, page.afterId, page.limit],
+  );
+}
+
+/** Inserts the context, or returns null when the owner already has one with this key. */
+export async function insertContext(
+  db: Queryable,
+  context: Pick<ContextRow, 'id' | 'ownerId' | 'key' | 'name' | 'description' | 'createdAt'>,
+): Promise<ContextRow | null> {
+  const rows = await db.query<ContextRow>(
+    `INSERT INTO contexts (id, owner_id, key, name, description, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6)
+     ON CONFLICT (owner_id, key) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [context.id, context.ownerId, context.key, context.name, context.description, context.createdAt],
+  );
+  return rows[0] ?? null;
+}
+
+export interface ContextChanges {
+  name?: string;
+  /** null clears the description; undefined leaves it. */
+  description?: string | null;
+}
+
+/**
+ * Applies the changes if the context is still at `expectedVersion` (when given); returns the
+ * new row, or null when the id is unknown or the version has moved on.
+ */
+export async function updateContext(
+  db: Queryable,
+  id: string,
+  changes: ContextChanges,
+  expectedVersion: number | null,
+  at: Date,
+): Promise<ContextRow | null> {
+  const rows = await db.query<ContextRow>(
+    `UPDATE contexts SET
+       name = COALESCE($2, name),
+       description = CASE WHEN $3::boolean THEN $4 ELSE description END,
+       version = version + 1,
+       updated_at = $5
+     WHERE id = $1 AND ($6::int IS NULL OR version = $6)
+     RETURNING ${COLUMNS}`,
+    [id, changes.name ?? null, changes.description !== undefined, changes.description ?? null, at, expectedVersion],
+  );
+  return rows[0] ?? null;
+}
+
+export async function deleteContext(db: Queryable, id: string): Promise<boolean> {
+  const rows = await db.query('DELETE FROM contexts WHERE id = $1 RETURNING id', [id]);
+  return rows.length > 0;
+}

@@ -1,0 +1,65 @@
+import type { Queryable } from '../database.js';
+import type { SessionRow, UserRow } from '../rows.js';
+
+const COLUMNS = `s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.created_at AS "createdAt",
+  s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt", s.revoked_at AS "revokedAt",
+  s.user_agent AS "userAgent", s.ip`;
+
+export async function insertSession(db: Queryable, session: Omit<SessionRow, 'revokedAt'>): Promise<SessionRow> {
+  const rows = await db.query<SessionRow>(
+    `INSERT INTO sessions AS s (id, user_id, token_hash, created_at, last_seen_at, expires_at, user_agent, ip)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     RETURNING ${COLUMNS}`,
+    [
+      session.id,
+      session.userId,
+      session.tokenHash,
+      session.createdAt,
+      session.lastSeenAt,
+      session.expiresAt,
+      session.userAgent,
+      session.ip,
+    ],
+  );
+  return rows[0]!;
+}
+
+/** The session of a token hash with its user, in one round trip; revoked or expired ones too. */
+export async function findSessionByTokenHash(
+  db: Queryable,
+  tokenHash: string,
+): Promise<{ session: SessionRow; user: UserRow } | null> {
+  const rows = await db.query<SessionRow & { user: UserRow }>(
+    `SELECT ${COLUMNS},
+       json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'passwordHash', u.password_hash,
+         'role', u.role, 'tier', u.tier, 'version', u.version,
+         'createdAt', u.created_at, 'updatedAt', u.updated_at) AS "user"
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1`,
+    [tokenHash],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const { user, ...session } = row;
+  return {
+    session,
+    user: { ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) },
+  };
+}
+
+/** Slides the expiry forward from `seenAt`. */
+export async function touchSession(db: Queryable, id: string, seenAt: Date, expiresAt: Date): Promise<void> {
+  await db.query('UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND revoked_at IS NULL', [
+    id,
+    seenAt,
+    expiresAt,
+  ]);
+}
+
+export async function revokeSession(db: Queryable, id: string, at: Date): Promise<boolean> {
+  const rows = await db.query('UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [
+    id,
+    at,
+  ]);
+  return rows.length > 0;
+}

@@ -1,0 +1,66 @@
+import type { MemoryEventType, MemoryKind, Role, Tier } from '../__generated__/resolvers-types.js';
+
+/** Rows as repositories return them (camel-cased by the SELECT aliases). */
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  role: Role;
+  tier: Tier;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SessionRow {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface ContextRow {
+  id: string;
+  ownerId: string;
+  key: string | null;
+  name: string;
+  description: string | null;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface MemoryRow {
+  id: string;
+  contextId: string;
+  ownerId: string;
+  content: string;
+  kind: MemoryKind;
+  tags: string[];
+  metadata: unknown;
+  importance: number;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date | null;
+}
+
+export interface MemoryEventRow {
+  id: string;
+  memoryId: string;
+  contextId: string;
+  ownerId: string;
+  actorId: string | null;
+  type: MemoryEventType;
+  version: number;
+  previousContent: string | null;
+  content: string | null;
+  occurredAt: Date;
+}

@@ -1,0 +1,34 @@
+import type { YogaInitialContext } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { SessionRow, UserRow } from './db/rows.js';
+import type { IdGenerator } from './ids.js';
+import type { Loaders } from './loaders/create-loaders.js';
+
+/** Long-lived parts shared by every request. */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  newId: IdGenerator;
+}
+
+/** The authenticated user of a request and the session its token belongs to. */
+export interface Viewer {
+  user: UserRow;
+  session: SessionRow;
+}
+
+/** What Recall adds to yoga's context for each request. */
+export interface RequestContext {
+  deps: AppDeps;
+  viewer: Viewer | null;
+  loaders: Loaders;
+  /** Client address, for the session record. */
+  clientIp: string | null;
+}
+
+export type GraphQLContext = YogaInitialContext & RequestContext;

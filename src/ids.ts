@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32: sorts as it reads
+
+export type IdKind = 'usr' | 'ses' | 'ctx' | 'mem' | 'evt';
+
+/**
+ * Makes ids like `mem_01JD3…`: a kind prefix, 48 bits of milliseconds and 80 random bits.
+ * Ids of one process never go backwards, even within a millisecond, so keyset pagination can
+ * order by id alone and a batch keeps its input order.
+ */
+export function createIdGenerator(now: () => number) {
+  let lastTime = -1;
+  const lastRandom = Buffer.alloc(10);
+
+  return (kind: IdKind): string => {
+    const time = Math.max(now(), lastTime);
+    if (time === lastTime) {
+      incrementInPlace(lastRandom);
+    } else {
+      randomBytes(10).copy(lastRandom);
+      lastTime = time;
+    }
+    return `${kind}_${encode(BigInt(time), 10)}${encode(BigInt(`0x${lastRandom.toString('hex')}`), 16)}`;
+  };
+}
+
+export type IdGenerator = ReturnType<typeof createIdGenerator>;
+
+function incrementInPlace(bytes: Buffer): void {
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = (bytes[i]! + 1) & 0xff;
+    if (bytes[i] !== 0) return;
+  }
+}
+
+function encode(value: bigint, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    out = ALPHABET[Number(value & 31n)]! + out;
+    value >>= 5n;
+  }
+  return out;
+}

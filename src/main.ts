@@ -1,0 +1,58 @@
+import { once } from 'node:events';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './db/open-database.js';
+import { createLogger } from './observability/logger.js';
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const logger = createLogger(config);
+
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+
+const db = await openDatabase(config, logger).catch((error: unknown) => {
+  logger.fatal({ err: error }, 'could not open the database');
+  process.exit(1);
+});
+const { server } = createApp({ config, db, logger });
+
+server.on('error', (error) => {
+  logger.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}`);
+  process.exit(1);
+});
+server.listen(config.PORT, config.HOST, () => {
+  logger.info(`Recall is serving GraphQL and GraphiQL on http://localhost:${config.PORT}/graphql`);
+});
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without draining');
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info({ signal }, 'draining in-flight requests');
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  const force = setTimeout(() => {
+    logger.warn('drain timed out: closing the remaining connections');
+    server.closeAllConnections();
+  }, config.SHUTDOWN_TIMEOUT_MS);
+  force.unref();
+  await closed;
+  await db.close();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', (signal) => void shutdown(signal));
+process.on('SIGINT', (signal) => void shutdown(signal));

@@ -1,0 +1,29 @@
+import type { IncomingMessage } from 'node:http';
+import type { YogaInitialContext } from 'graphql-yoga';
+import { authenticate } from './auth/sessions.js';
+import type { AppDeps, RequestContext } from './graphql-context.js';
+import { createLoaders } from './loaders/create-loaders.js';
+
+/** What node:http adds to yoga's context; absent when tests call `yoga.fetch`. */
+export interface ServerContext {
+  req?: IncomingMessage;
+}
+
+/**
+ * Builds each request's context: the viewer (an invalid token refuses the request before
+ * anything else runs) and a fresh set of loaders, so nothing is memoised across requests.
+ */
+export function createContextFactory(deps: AppDeps) {
+  return async (initial: YogaInitialContext & ServerContext): Promise<RequestContext> => {
+    const viewer = await authenticate(deps, initial.request.headers.get('authorization'));
+    return { deps, viewer, loaders: createLoaders(deps, viewer), clientIp: clientIp(deps, initial) };
+  };
+}
+
+function clientIp(deps: AppDeps, initial: YogaInitialContext & ServerContext): string | null {
+  if (deps.config.TRUST_PROXY) {
+    const forwarded = initial.request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  return initial.req?.socket.remoteAddress ?? null;
+}

@@ -1,0 +1,249 @@
+import { z } from 'zod';
+import type {
+  AddMemoriesInput,
+  DeleteMemoryInput,
+  MemoryFilter,
+  MemoryKind,
+  UpdateMemoryInput,
+} from '../__generated__/resolvers-types.js';
+import type { Config } from '../config.js';
+import type { Queryable } from '../db/database.js';
+import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
+import { insertMemoryEvents } from '../db/repositories/memory-events.js';
+import * as repo from '../db/repositories/memories.js';
+import { recordMemoryAccess } from '../db/repositories/relevance.js';
+import { notFound, type UserError } from '../errors.js';
+import type { GraphQLContext } from '../graphql-context.js';
+import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
+import { parseArgs, parseInput } from '../validation.js';
+import { requireViewer, visibleContext, visibleMemory } from './access.js';
+
+const MAX_TAGS = 32;
+const MAX_METADATA_BYTES = 16 * 1024;
+
+const tags = z
+  .array(z.string().trim().min(1, 'must not be empty').max(64))
+  .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
+  .transform((values) => [...new Set(values)]);
+const importance = z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1');
+const metadata = z
+  .unknown()
+  .refine((value) => Buffer.byteLength(JSON.stringify(value) ?? '') <= MAX_METADATA_BYTES, {
+    message: `must serialise to at most ${MAX_METADATA_BYTES} bytes of JSON`,
+  });
+/** GraphQL has already checked the enum value. */
+const kind = z.custom<MemoryKind>((value) => typeof value === 'string');
+
+function memoryFields(config: Config, now: Date) {
+  return {
+    content: z.string().trim().min(1, 'must not be empty').max(config.MAX_MEMORY_CONTENT_LENGTH),
+    kind,
+    tags,
+    metadata,
+    importance,
+    expiresAt: z.date().refine((date) => date > now, 'must lie in the future'),
+  };
+}
+
+function addInput(config: Config, now: Date) {
+  const fields = memoryFields(config, now);
+  return z.object({
+    contextId: z.string(),
+    items: z
+      .array(
+        z.object({
+          content: fields.content,
+          kind: fields.kind.nullish().transform((value) => value ?? 'NOTE'),
+          tags: fields.tags.nullish().transform((value) => value ?? []),
+          metadata: fields.metadata.nullish(),
+          importance: fields.importance.nullish().transform((value) => value ?? 0.5),
+          expiresAt: fields.expiresAt.nullish(),
+        }),
+      )
+      .min(1, 'must hold at least one memory')
+      .max(config.MAX_MEMORIES_PER_BATCH, `at most ${config.MAX_MEMORIES_PER_BATCH} memories per call`),
+  });
+}
+
+function updateInput(config: Config, now: Date) {
+  const fields = memoryFields(config, now);
+  return z.object({
+    id: z.string(),
+    content: fields.content.nullish(),
+    kind: fields.kind.nullish(),
+    tags: fields.tags.nullish(),
+    metadata: fields.metadata.nullish(),
+    importance: fields.importance.nullish(),
+    expiresAt: fields.expiresAt.nullish(),
+    expectedVersion: z.number().int().positive().nullish(),
+  });
+}
+
+const filterArgs = z
+  .object({
+    kinds: z.array(kind).nullish(),
+    tags: z.array(z.string()).max(MAX_TAGS).nullish(),
+    minImportance: importance.nullish(),
+  })
+  .nullish();
+
+/** `Context.memories`: batched across contexts by the memoryPage loader. */
+export async function listMemories(
+  ctx: GraphQLContext,
+  context: ContextRow,
+  args: { first?: number | null; after?: string | null; filter?: MemoryFilter | null },
+) {
+  const limit = pageSize(args.first, ctx.deps.config);
+  const filter = parseArgs(filterArgs, args.filter);
+  const rows = await ctx.loaders.memoryPage.load({
+    contextId: context.id,
+    afterId: afterId(args.after, 'mem'),
+    limit: limit + 1,
+    filter: { kinds: filter?.kinds ?? null, tags: filter?.tags ?? null, minImportance: filter?.minImportance ?? null },
+  });
+  return toConnection(rows, limit, idCursor);
+}
+
+/** `memory(id)`: a direct fetch counts as one retrieval for the access-frequency factor. */
+export async function getMemory(ctx: GraphQLContext, id: string): Promise<MemoryRow | null> {
+  const row = await visibleMemory(ctx, id);
+  if (row) await countRetrievals(ctx, [row.id]);
+  return row;
+}
+
+/** Access counts only rank results, so failing to record one must not fail the read. */
+export async function countRetrievals(ctx: GraphQLContext, memoryIds: string[]): Promise<void> {
+  try {
+    await recordMemoryAccess(ctx.deps.db, requireViewer(ctx).user.id, memoryIds, ctx.deps.clock.now());
+  } catch (error) {
+    ctx.deps.logger.warn({ err: error }, 'could not record memory access');
+  }
+}
+
+export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) {
+  const viewer = requireViewer(ctx);
+  const now = ctx.deps.clock.now();
+  const parsed = parseInput(addInput(ctx.deps.config, now), input);
+  if (!parsed.ok) return { memories: [], context: null, errors: parsed.errors };
+  const context = await visibleContext(ctx, parsed.value.contextId);
+  if (!context) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
+
+  const memories = await ctx.deps.db.transaction(async (tx) => {
+    const rows = await repo.insertMemories(
+      tx,
+      parsed.value.items.map((item) => ({
+        id: ctx.deps.newId('mem'),
+        contextId: context.id,
+        ownerId: context.ownerId,
+        content: item.content,
+        kind: item.kind,
+        tags: item.tags,
+        metadata: item.metadata ?? null,
+        importance: item.importance,
+        createdAt: now,
+        expiresAt: item.expiresAt ?? null,
+      })),
+    );
+    await recordEvents(ctx, tx, rows.map((row) => ({ type: 'ADDED', memory: row, previousContent: null, content: row.content })));
+    return rows;
+  });
+  for (const row of memories) ctx.loaders.memory.prime(row.id, row);
+  return { memories, context, errors: [] };
+}
+
+export interface MemoryResult {
+  memory: MemoryRow | null;
+  context: ContextRow | null;
+  errors: UserError[];
+}
+
+export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput): Promise<MemoryResult> {
+  const now = ctx.deps.clock.now();
+  const parsed = parseInput(updateInput(ctx.deps.config, now), input);
+  if (!parsed.ok) return { memory: null, context: null, errors: parsed.errors };
+  const { id, expectedVersion, ...fields } = parsed.value;
+  const current = await visibleMemory(ctx, id);
+  if (!current) return { memory: null, context: null, errors: [notFound('memory', ['id'])] };
+  const context = await ctx.loaders.context.load(current.contextId);
+
+  // Explicit nulls clear metadata and expiresAt; the other fields cannot be null.
+  const changes: repo.MemoryChanges = {
+    ...(fields.content ? { content: fields.content } : {}),
+    ...(fields.kind ? { kind: fields.kind } : {}),
+    ...(fields.tags ? { tags: fields.tags } : {}),
+    ...(typeof fields.importance === 'number' ? { importance: fields.importance } : {}),
+    ...('metadata' in input ? { metadata: fields.metadata ?? null } : {}),
+    ...('expiresAt' in input ? { expiresAt: fields.expiresAt ?? null } : {}),
+  };
+  if (Object.keys(changes).length === 0) {
+    return { memory: current, context, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
+  }
+
+  const updated = await ctx.deps.db.transaction(async (tx) => {
+    const result = await repo.updateMemory(tx, id, changes, expectedVersion ?? null, now);
+    if (result) {
+      await recordEvents(ctx, tx, [
+        { type: 'UPDATED', memory: result.after, previousContent: result.before.content, content: result.after.content },
+      ]);
+    }
+    return result?.after ?? null;
+  });
+  ctx.loaders.memory.clear(id);
+  if (updated) {
+    ctx.loaders.memory.prime(id, updated);
+    return { memory: updated, context, errors: [] };
+  }
+  const latest = await visibleMemory(ctx, id);
+  if (!latest) return { memory: null, context: null, errors: [notFound('memory', ['id'])] };
+  return {
+    memory: latest,
+    context,
+    errors: [
+      {
+        code: 'CONFLICT',
+        message: `The memory is at version ${latest.version}, not ${expectedVersion}; read it again and retry.`,
+        field: ['expectedVersion'],
+      },
+    ],
+  };
+}
+
+export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput) {
+  const current = await visibleMemory(ctx, input.id);
+  const gone = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
+  if (!current) return gone;
+  const deleted = await ctx.deps.db.transaction(async (tx) => {
+    const row = await repo.deleteMemory(tx, current.id, ctx.deps.clock.now());
+    if (row) await recordEvents(ctx, tx, [{ type: 'DELETED', memory: row, previousContent: row.content, content: null }]);
+    return row;
+  });
+  ctx.loaders.memory.clear(current.id);
+  if (!deleted) return gone;
+  return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
+}
+
+interface Write {
+  type: MemoryEventRow['type'];
+  memory: MemoryRow;
+  previousContent: string | null;
+  content: string | null;
+}
+
+function recordEvents(ctx: GraphQLContext, tx: Queryable, writes: Write[]): Promise<void> {
+  const occurredAt = ctx.deps.clock.now();
+  return insertMemoryEvents(
+    tx,
+    writes.map(({ type, memory, previousContent, content }) => ({
+      id: ctx.deps.newId('evt'),
+      memoryId: memory.id,
+      contextId: memory.contextId,
+      ownerId: memory.ownerId,
+      actorId: ctx.viewer?.user.id ?? null,
+      type,
+      version: memory.version,
+      previousContent,
+      content,
+      occurredAt,
+    })),
+  );
+}

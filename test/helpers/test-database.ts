@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/open-database.js';
+
+export type Backend = 'pglite' | 'postgres';
+
+/** The backends this run covers: always PGlite, and PostgreSQL when one answers. */
+export function backends(): Backend[] {
+  return inject('postgresUrl') ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+export interface TestDatabase {
+  db: Database;
+  config: Config;
+  /** Statements sent since the last reset. */
+  statements: string[];
+  drop(): Promise<void>;
+}
+
+/**
+ * A migrated database of its own: an in-memory PGlite, or a fresh schema on the PostgreSQL
+ * server (dropped afterwards), so that test files never see each other's rows.
+ */
+export async function createTestDatabase(backend: Backend, env: Record<string, string> = {}): Promise<TestDatabase> {
+  const schema = `recall_test_${randomBytes(6).toString('hex')}`;
+  const url = backend === 'postgres' ? inject('postgresUrl')! : 'memory://';
+  const config = loadConfig({ DATABASE_URL: url, DATABASE_SCHEMA: schema, LOG_LEVEL: 'silent', ...env });
+  const statements: string[] = [];
+  const db = await openDatabase(config, pino({ level: 'silent' }), (sql) => statements.push(sql));
+  return {
+    db,
+    config,
+    statements,
+    async drop() {
+      await db.close();
+      if (backend === 'postgres') await dropSchema(url, schema);
+    },
+  };
+}
+
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
