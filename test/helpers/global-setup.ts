@@ -8,7 +8,7 @@ declare module 'vitest' {
   }
 }
 
-const DEFAULT_URL = 'postgres://127.0.0.1:5432/test';
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
  * Every behaviour runs on embedded PGlite; it runs on a real PostgreSQL too when one answers.

@@ -29,6 +29,8 @@ export interface TestApp {
   ): Promise<GraphQLResponse<Data>>;
   /** Signs up a new user with a unique email. */
   newUser(name?: string): Promise<TestUser>;
+  /** Logs the user in again and returns the new token. */
+  login(user: TestUser): Promise<string>;
   /** Runs `work` and returns the SQL statements it sent. */
   countStatements(work: () => Promise<unknown>): Promise<string[]>;
   close(): Promise<void>;
@@ -70,6 +72,14 @@ export async function createTestApp(backend: Backend, env: Record<string, string
       const payload = result.data?.signUp;
       if (!payload?.token) throw new Error(`signUp failed: ${JSON.stringify(result)}`);
       return { id: payload.user.id, email, token: payload.token };
+    },
+    async login(user) {
+      const result = await gql(`mutation ($input: LoginInput!) { login(input: $input) { token errors { code } } }`, {
+        input: { email: user.email, password: TEST_PASSWORD },
+      });
+      const token = result.data?.login?.token;
+      if (!token) throw new Error(`login failed: ${JSON.stringify(result)}`);
+      return token;
     },
     async countStatements(work) {
       database.statements.length = 0;
