@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
   return pino({
     level: config.LOG_LEVEL,
-    base: { service: 'recall' },
+    base: { service: 'recall', pid: process.pid },
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', 'variables.input.password'],
       censor: '[redacted]',

@@ -1,10 +1,20 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AppDeps } from '../graphql-context.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useRequestLogger } from './use-request-logger.js';
+
+/**
+ * graphql-armor throws from inside validation by default, which yoga answers with 200; reported
+ * as validation errors instead, the refusals get 400 like every other invalid document.
+ */
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
 
 /** Plugins in the order they run: cheap refusals of abusive documents before any work. */
 export function createPlugins(deps: AppDeps): Plugin[] {
@@ -13,7 +23,7 @@ export function createPlugins(deps: AppDeps): Plugin[] {
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
-    maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true }),
-    maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES }),
+    maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
+    maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
   ] as Plugin[];
 }
