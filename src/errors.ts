@@ -41,3 +41,10 @@ export const notFound = (typename: string, field?: string[]): UserError => ({
   message: `No ${typename} with this id.`,
   ...(field ? { field } : {}),
 });
+
+/** An `expectedVersion` that no longer matches: the client should read again and retry. */
+export const versionConflict = (typename: string, current: number, expected: number | null | undefined): UserError => ({
+  code: 'CONFLICT',
+  message: `The ${typename} is at version ${current}, not ${expected}; read it again and retry.`,
+  field: ['expectedVersion'],
+});

@@ -6,7 +6,7 @@ import type {
 } from '../__generated__/resolvers-types.js';
 import type { ContextRow } from '../db/rows.js';
 import * as repo from '../db/repositories/contexts.js';
-import { notFound, type UserError } from '../errors.js';
+import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseInput } from '../validation.js';
@@ -92,16 +92,7 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
 async function conflictOrGone(ctx: GraphQLContext, id: string, expected: number | null | undefined): Promise<ContextResult> {
   const latest = await visibleContext(ctx, id);
   if (!latest) return { context: null, errors: [notFound('context', ['id'])] };
-  return {
-    context: latest,
-    errors: [
-      {
-        code: 'CONFLICT',
-        message: `The context is at version ${latest.version}, not ${expected}; read it again and retry.`,
-        field: ['expectedVersion'],
-      },
-    ],
-  };
+  return { context: latest, errors: [versionConflict('context', latest.version, expected)] };
 }
 
 export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInput) {

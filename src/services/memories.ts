@@ -12,7 +12,7 @@ import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { insertMemoryEvents } from '../db/repositories/memory-events.js';
 import * as repo from '../db/repositories/memories.js';
 import { recordMemoryAccess } from '../db/repositories/relevance.js';
-import { notFound, type UserError } from '../errors.js';
+import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseArgs, parseInput } from '../validation.js';
@@ -195,17 +195,7 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
   }
   const latest = await visibleMemory(ctx, id);
   if (!latest) return { memory: null, context: null, errors: [notFound('memory', ['id'])] };
-  return {
-    memory: latest,
-    context,
-    errors: [
-      {
-        code: 'CONFLICT',
-        message: `The memory is at version ${latest.version}, not ${expectedVersion}; read it again and retry.`,
-        field: ['expectedVersion'],
-      },
-    ],
-  };
+  return { memory: latest, context, errors: [versionConflict('memory', latest.version, expectedVersion)] };
 }
 
 export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput) {
