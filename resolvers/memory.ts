@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { clientError } from '../src/errors.js';
 import { pageSize } from '../src/pagination.js';
+import { requireViewer } from '../src/services/access.js';
 import { addMemories, deleteMemory, getMemory, updateMemory } from '../src/services/memories.js';
 
 export const memoryResolvers: Resolvers = {
@@ -22,6 +23,11 @@ export const memoryResolvers: Resolvers = {
       (await ctx.loaders.memoryHistory.load(memory.id)).slice(0, pageSize(first, ctx.deps.config)),
   },
   MemoryEvent: {
-    actor: (event, _args, ctx) => (event.actorId ? ctx.loaders.user.load(event.actorId) : null),
+    // Users see themselves as actors; who else wrote (an admin, say) is for admins to see.
+    actor: (event, _args, ctx) => {
+      const viewer = requireViewer(ctx);
+      if (!event.actorId || (event.actorId !== viewer.user.id && viewer.user.role !== 'ADMIN')) return null;
+      return ctx.loaders.user.load(event.actorId);
+    },
   },
 };

@@ -25,7 +25,7 @@ const server = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Serve GraphiQL on GET /graphql. Default: true. */
   GRAPHIQL: flag.default(true),
-  /** Use the first X-Forwarded-For address as the client IP (behind a trusted proxy). Default: false. */
+  /** Take the client IP from the last X-Forwarded-For address (set by a trusted proxy). Default: false. */
   TRUST_PROXY: flag.default(false),
   /** Milliseconds to drain in-flight requests after SIGTERM before closing them. Default: 10000. */
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
@@ -81,8 +81,6 @@ const auth = z.object({
 const relevance = z.object({
   /** Age at which the recency factor of a memory halves, in hours. Default: 168 (one week). */
   RELEVANCE_RECENCY_HALF_LIFE_HOURS: z.coerce.number().positive().default(168),
-  /** Most full-text matches ranked per search before scoring and paging. Default: 1000. */
-  SEARCH_CANDIDATE_LIMIT: positiveInt.default(1_000),
 });
 
 const schema = server

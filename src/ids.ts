@@ -25,6 +25,13 @@ export function createIdGenerator(now: () => number) {
   };
 }
 
+const ID_SHAPE = /^(usr|ses|ctx|mem|evt)_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Whether `value` could be an id of this kind; anything else is unknown without asking the database. */
+export function isId(value: string, kind: IdKind): boolean {
+  return value.startsWith(`${kind}_`) && ID_SHAPE.test(value);
+}
+
 export type IdGenerator = ReturnType<typeof createIdGenerator>;
 
 function incrementInPlace(bytes: Buffer): void {

@@ -1,7 +1,7 @@
-import { once } from 'node:events';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/open-database.js';
+import { drainServer } from './graceful-shutdown.js';
 import { createLogger } from './observability/logger.js';
 
 function readConfig(): Config {
@@ -41,15 +41,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   }
   stopping = true;
   logger.info({ signal }, 'draining in-flight requests');
-  const closed = once(server, 'close');
-  server.close();
-  server.closeIdleConnections();
-  const force = setTimeout(() => {
-    logger.warn('drain timed out: closing the remaining connections');
-    server.closeAllConnections();
-  }, config.SHUTDOWN_TIMEOUT_MS);
-  force.unref();
-  await closed;
+  await drainServer(server, config.SHUTDOWN_TIMEOUT_MS, logger);
   await db.close();
   logger.info('stopped');
   process.exit(0);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from './config.js';
 import { clientError } from './errors.js';
-import type { IdKind } from './ids.js';
+import { isId, type IdKind } from './ids.js';
 
 export interface PageInfo {
   hasNextPage: boolean;
@@ -42,7 +42,7 @@ export function decodeCursor<T>(cursor: string, shape: z.ZodType<T>): T {
 /** The id an id-ordered page starts after, checked to be of the right kind. */
 export function afterId(after: string | null | undefined, kind: IdKind): string | null {
   if (after === null || after === undefined) return null;
-  return decodeCursor(after, z.tuple([z.string().startsWith(`${kind}_`).max(64)]))[0];
+  return decodeCursor(after, z.tuple([z.string().refine((id) => isId(id, kind))]))[0];
 }
 
 /** Builds a forward page from up to `limit + 1` rows (the extra one only tells that more exist). */

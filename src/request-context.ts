@@ -22,7 +22,8 @@ export function createContextFactory(deps: AppDeps) {
 
 function clientIp(deps: AppDeps, initial: YogaInitialContext & ServerContext): string | null {
   if (deps.config.TRUST_PROXY) {
-    const forwarded = initial.request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+    // The last address is the one the trusted proxy saw; earlier ones are the client's to invent.
+    const forwarded = initial.request.headers.get('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   return initial.req?.socket.remoteAddress ?? null;

@@ -172,7 +172,7 @@ export type MemoryEdge = {
 /** One write to a memory. */
 export type MemoryEvent = {
   __typename?: 'MemoryEvent';
-  /** Who made the write; null once that user is deleted. */
+  /** Who made the write: you, or null when it was someone else (shown to admins) or the user is gone. */
   actor?: Maybe<User>;
   /** Content after the write; null for DELETED. */
   content?: Maybe<Scalars['String']['output']>;

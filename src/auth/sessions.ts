@@ -5,8 +5,15 @@ import type { Queryable } from '../db/database.js';
 import type { SessionRow } from '../db/rows.js';
 import { bearerToken, hashToken, isSessionTokenShaped, newSessionToken } from './tokens.js';
 
-/** last_seen_at (and so the sliding expiry) is written at most this often per session. */
+/**
+ * last_seen_at is written at most this often per session. The expiry written with it reaches
+ * one interval further, so a session never expires early: it lasts from 30 to 31 minutes
+ * (with the default TTL) after its last use.
+ */
 const TOUCH_INTERVAL_MS = 60_000;
+
+const expiryFrom = (deps: AppDeps, from: Date) =>
+  new Date(from.getTime() + deps.config.SESSION_TTL_SECONDS * 1000 + TOUCH_INTERVAL_MS);
 
 const invalidToken = () => clientError('UNAUTHENTICATED', 'The bearer token is invalid, expired or revoked.');
 
@@ -26,7 +33,7 @@ export async function authenticate(deps: AppDeps, authorization: string | null):
 
   const { session, user } = found;
   if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
-    const expiresAt = new Date(now.getTime() + deps.config.SESSION_TTL_SECONDS * 1000);
+    const expiresAt = expiryFrom(deps, now);
     await touchSession(deps.db, session.id, now, expiresAt);
     return { user, session: { ...session, lastSeenAt: now, expiresAt } };
   }
@@ -53,7 +60,7 @@ export async function startSession(
     tokenHash: hashToken(token),
     createdAt: now,
     lastSeenAt: now,
-    expiresAt: new Date(now.getTime() + deps.config.SESSION_TTL_SECONDS * 1000),
+    expiresAt: expiryFrom(deps, now),
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip,
   });

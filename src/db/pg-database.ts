@@ -47,14 +47,19 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         await tx.exec('BEGIN');
         const result = await work(tx);
         await tx.exec('COMMIT');
+        client.release();
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-          options.logger.error({ err: rollbackError }, 'rollback failed');
-        });
+        // A connection that cannot roll back is in an unknown state: destroy it, never reuse it.
+        const broken = await client.query('ROLLBACK').then(
+          () => undefined,
+          (rollbackError: unknown) => {
+            options.logger.error({ err: rollbackError }, 'rollback failed; discarding the connection');
+            return rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+          },
+        );
+        client.release(broken);
         throw error;
-      } finally {
-        client.release();
       }
     },
     async close() {

@@ -4,10 +4,10 @@ import type { ContextRow, MemoryEventRow, MemoryRow, UserRow } from '../db/rows.
 import { findContextsByIds } from '../db/repositories/contexts.js';
 import { findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
 import { findMemoriesByIds, pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
-import { findContextRelevanceFactors } from '../db/repositories/relevance.js';
+import { scoreAgainstContexts } from '../db/repositories/relevance.js';
 import { findUsersByIds } from '../db/repositories/users.js';
 import { relevanceScoreId, type RelevanceScoreModel } from '../relevance/relevance-score.js';
-import { factorsAt, scoreRelevance } from '../relevance/score.js';
+import { breakdownOf, scoreParams } from '../relevance/score-params.js';
 import { groupBy } from '../collections.js';
 
 export interface MemoryPageKey {
@@ -76,20 +76,39 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
     async (keys) => {
       if (!viewer) return keys.map(() => null);
       const userId = viewer.user.id;
-      const now = clock.now();
-      const rows = await findContextRelevanceFactors(db, userId, keys);
+      const at = clock.now();
+      const rows = await scoreAgainstContexts(
+        db,
+        { userId, at, params: scoreParams(config.RELEVANCE_RECENCY_HALF_LIFE_HOURS) },
+        keys,
+      );
       const found = new Map(rows.map((row) => [`${row.contextId}:${row.memoryId}`, row]));
       return keys.map(({ contextId, memoryId }) => {
         const row = found.get(`${contextId}:${memoryId}`);
         if (!row) return null;
-        const { score, breakdown } = scoreRelevance(factorsAt(row, now), config.RELEVANCE_RECENCY_HALF_LIFE_HOURS);
-        return { id: relevanceScoreId(userId, contextId, memoryId), userId, contextId, memoryId, score, breakdown, computedAt: now };
+        const id = relevanceScoreId(userId, contextId, memoryId);
+        return { id, userId, contextId, memoryId, score: row.score, breakdown: breakdownOf(row), computedAt: at };
       });
     },
     { ...options, cacheKeyFn: (key) => `${key.contextId}:${key.memoryId}` },
   );
 
-  return { user, context, memory, memoryPage, memoryHistory, relevance };
+  /** After a write to a memory: pages, history and scores that include it must be read again. */
+  const forgetMemory = (id: string) => {
+    memory.clear(id);
+    memoryHistory.clear(id);
+    memoryPage.clearAll();
+    relevance.clearAll();
+  };
+
+  /** After a write to a context: its row, its pages and the scores against it. */
+  const forgetContext = (id: string) => {
+    context.clear(id);
+    memoryPage.clearAll();
+    relevance.clearAll();
+  };
+
+  return { user, context, memory, memoryPage, memoryHistory, relevance, forgetMemory, forgetContext };
 }
 
 function byId<Row extends { id: string }>(ids: readonly string[], rows: readonly Row[]): Array<Row | null> {

@@ -5,6 +5,7 @@ import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AppDeps } from '../graphql-context.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
+import { useNulGuard } from './use-nul-guard.js';
 import { useRequestLogger } from './use-request-logger.js';
 
 /**
@@ -21,9 +22,10 @@ export function createPlugins(deps: AppDeps): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
-    useHealthEndpoint({ db: deps.db }),
+    useHealthEndpoint({ db: deps.db, logger: deps.logger }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
+    useNulGuard(),
   ] as Plugin[];
 }

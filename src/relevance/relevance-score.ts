@@ -1,4 +1,4 @@
-import type { ScoreBreakdown } from './score.js';
+import type { ScoreBreakdown } from './score-params.js';
 
 /** A memory's relevance to a context, for one viewer (access frequency is per viewer). */
 export interface RelevanceScoreModel {

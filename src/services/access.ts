@@ -1,6 +1,7 @@
 import type { ContextRow, MemoryRow } from '../db/rows.js';
 import { authenticationRequired } from '../errors.js';
 import type { GraphQLContext, Viewer } from '../graphql-context.js';
+import { isId } from '../ids.js';
 
 export function requireViewer(ctx: GraphQLContext): Viewer {
   if (!ctx.viewer) throw authenticationRequired();
@@ -18,6 +19,7 @@ export function canAccess(viewer: Viewer, ownerId: string): boolean {
  */
 export async function visibleContext(ctx: GraphQLContext, id: string): Promise<ContextRow | null> {
   const viewer = requireViewer(ctx);
+  if (!isId(id, 'ctx')) return null;
   const row = await ctx.loaders.context.load(id);
   return row && canAccess(viewer, row.ownerId) ? row : null;
 }
@@ -25,6 +27,7 @@ export async function visibleContext(ctx: GraphQLContext, id: string): Promise<C
 /** The live memory if the viewer may see it, else null (same path for unknown and foreign ids). */
 export async function visibleMemory(ctx: GraphQLContext, id: string): Promise<MemoryRow | null> {
   const viewer = requireViewer(ctx);
+  if (!isId(id, 'mem')) return null;
   const row = await ctx.loaders.memory.load(id);
   return row && canAccess(viewer, row.ownerId) ? row : null;
 }

@@ -83,7 +83,7 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
     return { context: current, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
   const row = await repo.updateContext(ctx.deps.db, id, changes, expectedVersion ?? null, ctx.deps.clock.now());
-  ctx.loaders.context.clear(id);
+  ctx.loaders.forgetContext(id);
   if (!row) return conflictOrGone(ctx, id, expectedVersion);
   ctx.loaders.context.prime(id, row);
   return { context: row, errors: [] };
@@ -100,6 +100,6 @@ export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInp
   if (!current || !(await repo.deleteContext(ctx.deps.db, current.id))) {
     return { deletedContextId: null, errors: [notFound('context', ['id'])] };
   }
-  ctx.loaders.context.clear(current.id);
+  ctx.loaders.forgetContext(current.id);
   return { deletedContextId: current.id, errors: [] };
 }

@@ -9,6 +9,7 @@ import type {
 import type { Config } from '../config.js';
 import type { Queryable } from '../db/database.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
+import { isForeignKeyViolation } from '../db/database.js';
 import { insertMemoryEvents } from '../db/repositories/memory-events.js';
 import * as repo from '../db/repositories/memories.js';
 import { recordMemoryAccess } from '../db/repositories/relevance.js';
@@ -128,7 +129,7 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
   const context = await visibleContext(ctx, parsed.value.contextId);
   if (!context) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
 
-  const memories = await ctx.deps.db.transaction(async (tx) => {
+  const insert = ctx.deps.db.transaction(async (tx) => {
     const rows = await repo.insertMemories(
       tx,
       parsed.value.items.map((item) => ({
@@ -147,7 +148,16 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
     await recordEvents(ctx, tx, rows.map((row) => ({ type: 'ADDED', memory: row, previousContent: null, content: row.content })));
     return rows;
   });
-  for (const row of memories) ctx.loaders.memory.prime(row.id, row);
+  // The context may be deleted between the check above and the insert.
+  const memories = await insert.catch((error: unknown) => {
+    if (isForeignKeyViolation(error)) return null;
+    throw error;
+  });
+  if (!memories) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
+  for (const row of memories) {
+    ctx.loaders.forgetMemory(row.id);
+    ctx.loaders.memory.prime(row.id, row);
+  }
   return { memories, context, errors: [] };
 }
 
@@ -188,7 +198,7 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
     }
     return result?.after ?? null;
   });
-  ctx.loaders.memory.clear(id);
+  ctx.loaders.forgetMemory(id);
   if (updated) {
     ctx.loaders.memory.prime(id, updated);
     return { memory: updated, context, errors: [] };
@@ -207,7 +217,7 @@ export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput
     if (row) await recordEvents(ctx, tx, [{ type: 'DELETED', memory: row, previousContent: row.content, content: null }]);
     return row;
   });
-  ctx.loaders.memory.clear(current.id);
+  ctx.loaders.forgetMemory(current.id);
   if (!deleted) return gone;
   return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
 }

@@ -85,6 +85,19 @@ describe.each(backends())('HTTP surface on %s', (backend) => {
     expect((await response.json()).errors[0].message).toMatch(message);
   });
 
+  it('refuses NUL characters in variables and in literals with a clear 400, for any field', async () => {
+    const inVariables = await post(JSON.stringify({ query: 'query ($id: ID!) { memory(id: $id) { id } }', variables: { id: 'mem_\u0000' } }));
+    expect(inVariables.status).toBe(400);
+    expect((await inVariables.json()).errors[0]).toMatchObject({ message: expect.stringMatching(/NUL/), extensions: { code: 'BAD_USER_INPUT' } });
+    const nested = await post(
+      JSON.stringify({ query: 'mutation ($input: SignUpInput!) { signUp(input: $input) { token } }', variables: { input: { email: 'a@b.co', password: 'pass\u0000word' } } }),
+    );
+    expect(nested.status).toBe(400);
+    const inLiteral = await post(JSON.stringify({ query: '{ context(id: "ctx_\\u0000") { id } }' }));
+    expect(inLiteral.status).toBe(400);
+    expect((await inLiteral.json()).errors[0].message).toMatch(/NUL/);
+  });
+
   it('refuses a body that is not JSON', async () => {
     const response = await post('{ not json');
     expect(response.status).toBe(400);
@@ -122,7 +135,8 @@ describe.each(backends())('a database outage on %s', (backend) => {
 
       const health = await t.app.yoga.fetch('http://recall.test/health');
       expect(health.status).toBe(503);
-      expect(await health.json()).toMatchObject({ status: 'down', checks: { database: { status: 'down' } } });
+      const report = await health.json();
+      expect(report).toEqual({ status: 'down', checks: { database: { status: 'down', driver: backend, latencyMs: expect.any(Number) } } });
 
       const anonymous = await t.gql('{ viewer { id } }');
       expect(anonymous.data).toEqual({ viewer: null });

@@ -236,4 +236,69 @@ describe.each(backends())('memories on %s', (backend) => {
     const bad = await t.gql(LIST, { id: contextId, filter: { minImportance: 2 } }, { token: ann.token });
     expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
   });
+
+  it('shows every write of a request to the rest of it, including lists, history and scores', async () => {
+    const result = await t.gql(
+      `mutation ($id: ID!) {
+        a: addMemories(input: { contextId: $id, items: [{ content: "one" }] }) {
+          memories { id }
+          context { memories { edges { node { content } } } }
+        }
+        b: addMemories(input: { contextId: $id, items: [{ content: "two" }] }) {
+          context { memories { edges { node { content } } } }
+        }
+      }`,
+      { id: contextId },
+      { token: ann.token },
+    );
+    expect(result.data.a.context.memories.edges.map((edge: { node: { content: string } }) => edge.node.content)).toEqual(['one']);
+    expect(result.data.b.context.memories.edges.map((edge: { node: { content: string } }) => edge.node.content)).toEqual(['two', 'one']);
+
+    const id = result.data.a.memories[0].id;
+    const twice = await t.gql(
+      `mutation ($id: ID!, $contextId: ID!) {
+        first: updateMemory(input: { id: $id, importance: 0.2 }) {
+          memory { version history { version } relevance(contextId: $contextId) { breakdown { importance } } }
+        }
+        second: updateMemory(input: { id: $id, importance: 0.9 }) {
+          memory { version history { version } relevance(contextId: $contextId) { breakdown { importance } } }
+        }
+      }`,
+      { id, contextId },
+      { token: ann.token },
+    );
+    expect(twice.data.first.memory).toEqual({ version: 2, history: [{ version: 2 }, { version: 1 }], relevance: { breakdown: { importance: 0.2 } } });
+    expect(twice.data.second.memory).toEqual({
+      version: 3,
+      history: [{ version: 3 }, { version: 2 }, { version: 1 }],
+      relevance: { breakdown: { importance: 0.9 } },
+    });
+  });
+
+  it('does the same work for a foreign id as for an unknown one', async () => {
+    const [memory] = (await add([{ content: 'timing' }])).memories;
+    const unknown = memory.id.slice(0, -4) + 'ZZZZ';
+    const statementsFor = (id: string) =>
+      t.countStatements(async () => {
+        await t.gql(GET, { id }, { token: bob.token });
+        await t.gql(UPDATE, { input: { id, content: 'x' } }, { token: bob.token });
+        await t.gql(DELETE, { id }, { token: bob.token });
+        await t.gql(LIST, { id: contextId }, { token: bob.token });
+      });
+    expect(await statementsFor(memory.id)).toEqual(await statementsFor(unknown));
+  });
+
+  it('hides who else wrote a memory from its owner, but not from an admin', async () => {
+    const [memory] = (await add([{ content: 'audited' }])).memories;
+    const admin = await t.newUser('Admin');
+    await t.database.db.query(`UPDATE users SET role = 'ADMIN' WHERE id = $1`, [admin.id]);
+    await t.gql(UPDATE, { input: { id: memory.id, content: 'audited and fixed' } }, { token: admin.token });
+    const actors = async (user: TestUser) =>
+      (await t.gql(GET, { id: memory.id }, { token: user.token })).data.memory.history.map(
+        (event: { actor: { id: string } | null }) => event.actor?.id ?? null,
+      );
+    expect(await actors(ann)).toEqual([null, ann.id]);
+    expect(await actors(admin)).toEqual([admin.id, ann.id]);
+  });
 });
+

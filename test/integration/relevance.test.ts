@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
+import { createTestApp, type GraphQLResponse, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
 
 const SEARCH = `query ($input: SearchMemoriesInput!) {
@@ -156,4 +156,29 @@ describe.each(backends())('relevance on %s', (backend) => {
     const crossed = await t.gql(RELEVANCE, { id: ids['Booked'], contextId: bobContext.data.createContext.context.id }, { token: ann.token });
     expect(crossed.errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
   });
+
+  it('pages through many results in score order, without repeats or gaps', async () => {
+    const created = await t.gql('mutation { createContext(input: { name: "Bulk" }) { context { id } } }', {}, { token: ann.token });
+    const bulkId = created.data.createContext.context.id;
+    const items = Array.from({ length: 25 }, (_, i) => ({ content: `garden note ${i}${i % 3 === 0 ? ' garden garden' : ''}`, importance: (i % 5) / 4 }));
+    await t.gql('mutation ($input: AddMemoriesInput!) { addMemories(input: $input) { errors { code } } }', { input: { contextId: bulkId, items } }, { token: ann.token });
+    const scores: number[] = [];
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const result: GraphQLResponse = await t.gql(SEARCH, { input: { contextId: bulkId, query: "garden", first: 10, after } }, { token: ann.token });
+      const connection = result.data.searchMemories;
+      for (const edge of connection.edges) {
+        scores.push(edge.score);
+        ids.push(edge.node.id);
+      }
+      // Retrievals counted by this page must not reorder the next one: it scores as of page one.
+      if (!connection.pageInfo.hasNextPage) break;
+      after = connection.pageInfo.endCursor;
+    }
+    expect(ids).toHaveLength(25);
+    expect(new Set(ids).size).toBe(25);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+  });
 });
+

@@ -56,6 +56,26 @@ CREATE FUNCTION recall_any_words(words text) RETURNS tsquery
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $$ SELECT replace(plainto_tsquery('english', words)::text, ' & ', ' | ')::tsquery $$;
 
+-- The relevance formula, in one place for search and Memory.relevance. Its numbers come from
+-- the application (src/relevance/score-params.ts) as
+-- p = {half-life ms, text-rank midpoint, access-count midpoint, 4 weights}. Each part is 0..1:
+-- text and access saturate as x / (x + midpoint); recency halves every half-life (the exponent
+-- is capped because float8 underflow is an error in PostgreSQL).
+CREATE FUNCTION recall_relevance(
+    text_rank double precision, age_ms double precision, importance_in double precision,
+    access_count double precision, p double precision[],
+    OUT text_relevance double precision, OUT recency double precision,
+    OUT importance double precision, OUT access_frequency double precision, OUT score double precision)
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$
+    SELECT t, r, i, a, LEAST(1, GREATEST(0, t * p[4] + r * p[5] + i * p[6] + a * p[7]))
+    FROM (SELECT
+      CASE WHEN text_rank > 0 THEN text_rank / (text_rank + p[2]) ELSE 0 END AS t,
+      power(0.5, LEAST(GREATEST(age_ms, 0) / p[1], 1000)) AS r,
+      LEAST(1, GREATEST(0, importance_in)) AS i,
+      CASE WHEN access_count > 0 THEN access_count / (access_count + p[3]) ELSE 0 END AS a) parts
+  $$;
+
 CREATE TABLE memories (
   id            text PRIMARY KEY,
   context_id    text NOT NULL REFERENCES contexts (id) ON DELETE CASCADE,
