@@ -11,7 +11,12 @@ export const relevanceResolvers: Resolvers = {
     relevance: async (memory, { contextId }, ctx) => {
       const context = await visibleContext(ctx, contextId);
       if (!context) throw clientError('NOT_FOUND', 'No context with this id.', { field: ['contextId'] });
-      const score = await ctx.loaders.relevance.load({ contextId: context.id, memoryId: memory.id });
+      const score = await ctx.loaders.relevance.load({
+        contextId: context.id,
+        memoryId: memory.id,
+        memoryVersion: memory.version,
+        contextVersion: context.version,
+      });
       if (!score) throw clientError('NOT_FOUND', 'This memory no longer exists.');
       return score;
     },

@@ -15,7 +15,7 @@ export const sessionResolvers: Resolvers = {
     login: (_parent, { input }, ctx) => login(ctx.deps, input, sessionMeta(ctx)),
     logout: async (_parent, _args, ctx) => {
       const { session } = requireViewer(ctx);
-      await endSession(ctx.deps, session.id);
+      await endSession(ctx.deps, session);
       return { sessionId: session.id, errors: [] };
     },
   },

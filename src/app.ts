@@ -2,13 +2,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createSchema, createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { resolvers } from '../resolvers/index.js';
+import { createMemoryCache, type Cache } from './cache/cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
 import { createHttpServer } from './http-server.js';
 import { createIdGenerator } from './ids.js';
+import { createCachedSources } from './loaders/cached-sources.js';
+import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
 import { createContextFactory, type ServerContext } from './request-context.js';
@@ -19,6 +23,10 @@ export interface AppOptions {
   config: Config;
   /** Owned by the caller, who closes it after the server has drained. */
   db: Database;
+  /** Owned by the caller too. Default: an in-process cache registered on `registry`. */
+  cache?: Cache;
+  /** Where metrics are registered. Default: a registry of this app's own. */
+  registry?: Registry;
   logger?: Logger;
   clock?: Clock;
 }
@@ -27,6 +35,9 @@ export interface App {
   yoga: YogaServerInstance<ServerContext, RequestContext>;
   server: Server;
   deps: AppDeps;
+  registry: Registry;
+  /** Writes what is still buffered (retrieval counts); call after the server has drained. */
+  close(): Promise<void>;
 }
 
 export function loadTypeDefs(): string[] {
@@ -40,12 +51,22 @@ export function loadTypeDefs(): string[] {
 export function createApp(options: AppOptions): App {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(options.config);
+  const registry = options.registry ?? new Registry();
+  const cache = options.cache ?? createMemoryCache(options.config, registry);
   const deps: AppDeps = {
     config: options.config,
     db: options.db,
     clock,
     logger,
     newId: createIdGenerator(() => clock.now().getTime()),
+    cache,
+    sources: createCachedSources({ config: options.config, db: options.db, clock, logger, cache }),
+    accessRecorder: createAccessRecorder({
+      db: options.db,
+      clock,
+      logger,
+      flushIntervalMs: options.config.ACCESS_FLUSH_INTERVAL_MS,
+    }),
   };
 
   const yoga = createYoga<ServerContext, RequestContext>({
@@ -68,5 +89,5 @@ export function createApp(options: AppOptions): App {
   });
 
   const server = createHttpServer(yoga, options.config.MAX_BODY_BYTES);
-  return { yoga, server, deps };
+  return { yoga, server, deps, registry, close: () => deps.accessRecorder.close() };
 }

@@ -52,6 +52,45 @@ const database = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5_000),
 });
 
+const seconds = z.coerce.number().int().positive();
+
+const cache = z.object({
+  /** redis://[user:pass@]host:port[/db], or rediss:// for TLS. Unset: an in-process cache. */
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
+  /** Prefix of every Redis key and channel, so that Recall can share a Redis. Default: recall:. */
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).default('recall:'),
+  /** How long a cache command may take before it counts as failed, in ms. Default: 250. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(250),
+  /** Consecutive Redis failures that open the circuit (Redis is skipped). Default: 5. */
+  REDIS_BREAKER_FAILURES: positiveInt.default(5),
+  /** While the circuit is open, how often Redis is probed, in ms. Default: 1000. */
+  REDIS_BREAKER_PROBE_MS: positiveInt.default(1_000),
+  /** Lifetime of a cached memory, in seconds. Default: 3600. */
+  CACHE_TTL_MEMORY_SECONDS: seconds.default(3_600),
+  /** Lifetime of a cached relevance score, in seconds. Default: 900. */
+  CACHE_TTL_SCORE_SECONDS: seconds.default(900),
+  /** Lifetime of a cached session, in seconds. Default: 1800. */
+  CACHE_TTL_SESSION_SECONDS: seconds.default(1_800),
+  /** Lifetime of cached users and contexts, in seconds. Default: 600. */
+  CACHE_TTL_DEFAULT_SECONDS: seconds.default(600),
+  /** Lifetime of a cached "not found", in seconds. Default: 30. */
+  CACHE_TTL_NOT_FOUND_SECONDS: seconds.default(30),
+  /** The last part of a score's lifetime in which it is served while being recomputed, in seconds. Default: 60. */
+  CACHE_SCORE_STALE_SECONDS: seconds.default(60),
+  /** How long one instance may hold the lease to compute a missing score, in ms. Default: 2000. */
+  CACHE_SCORE_LEASE_MS: positiveInt.default(2_000),
+  /** Entries of the in-process tier in front of Redis. Default: 10000. */
+  CACHE_L1_MAX_ENTRIES: positiveInt.default(10_000),
+  /** Lifetime of an in-process entry in front of Redis, in seconds (a bound on cross-instance staleness if an invalidation message is lost). Default: 30. */
+  CACHE_L1_TTL_SECONDS: seconds.default(30),
+  /** Entries of the in-process cache when REDIS_URL is unset. Default: 100000. */
+  CACHE_MEMORY_MAX_ENTRIES: positiveInt.default(100_000),
+});
+
 const limits = z.object({
   /** Largest accepted request body, in bytes. Default: 1048576 (1 MiB). */
   MAX_BODY_BYTES: positiveInt.default(1_048_576),
@@ -79,6 +118,8 @@ const auth = z.object({
 });
 
 const relevance = z.object({
+  /** How often retrieval counts (the access-frequency factor) are added to PostgreSQL, in ms. Default: 1000. */
+  ACCESS_FLUSH_INTERVAL_MS: positiveInt.default(1_000),
   /** Age at which the recency factor of a memory halves, in hours. Default: 168 (one week). */
   RELEVANCE_RECENCY_HALF_LIFE_HOURS: z.coerce.number().positive().default(168),
 });
@@ -86,16 +127,21 @@ const relevance = z.object({
 const schema = server
   .extend(logging.shape)
   .extend(database.shape)
+  .extend(cache.shape)
   .extend(limits.shape)
   .extend(auth.shape)
   .extend(relevance.shape)
   .refine((env) => env.DEFAULT_PAGE_SIZE <= env.MAX_PAGE_SIZE, {
     message: 'must not exceed MAX_PAGE_SIZE',
     path: ['DEFAULT_PAGE_SIZE'],
+  })
+  .refine((env) => env.CACHE_SCORE_STALE_SECONDS < env.CACHE_TTL_SCORE_SECONDS, {
+    message: 'must be less than CACHE_TTL_SCORE_SECONDS',
+    path: ['CACHE_SCORE_STALE_SECONDS'],
   });
 
 /** Values that may hold credentials are never echoed back in error messages. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL']);
 
 export type Config = Readonly<z.infer<typeof schema>>;
 

@@ -5,7 +5,10 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { SessionRow, UserRow } from './db/rows.js';
 import type { IdGenerator } from './ids.js';
+import type { Cache } from './cache/cache.js';
+import type { CachedSources } from './loaders/cached-sources.js';
 import type { Loaders } from './loaders/create-loaders.js';
+import type { AccessRecorder } from './relevance/access-recorder.js';
 
 /** Long-lived parts shared by every request. */
 export interface AppDeps {
@@ -14,6 +17,10 @@ export interface AppDeps {
   clock: Clock;
   logger: Logger;
   newId: IdGenerator;
+  cache: Cache;
+  /** Batched cache-aside reads of each entity, under the per-request loaders. */
+  sources: CachedSources;
+  accessRecorder: AccessRecorder;
 }
 
 /** The authenticated user of a request and the session its token belongs to. */

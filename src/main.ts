@@ -1,4 +1,6 @@
+import { Registry } from 'prom-client';
 import { createApp } from './app.js';
+import { createCache } from './cache/cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/open-database.js';
 import { drainServer } from './graceful-shutdown.js';
@@ -23,7 +25,10 @@ const db = await openDatabase(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'could not open the database');
   process.exit(1);
 });
-const { server } = createApp({ config, db, logger });
+const registry = new Registry();
+const cache = await createCache(config, registry, logger);
+const app = createApp({ config, db, cache, registry, logger });
+const { server } = app;
 
 server.on('error', (error) => {
   logger.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}`);
@@ -42,6 +47,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'draining in-flight requests');
   await drainServer(server, config.SHUTDOWN_TIMEOUT_MS, logger);
+  await app.close();
+  await cache.close();
   await db.close();
   logger.info('stopped');
   process.exit(0);

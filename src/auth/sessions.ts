@@ -1,6 +1,7 @@
 import { clientError } from '../errors.js';
 import type { AppDeps, Viewer } from '../graphql-context.js';
-import { findSessionByTokenHash, insertSession, revokeSession, touchSession } from '../db/repositories/sessions.js';
+import { gone } from '../cache/invalidation.js';
+import { insertSession, revokeSession, touchSession } from '../db/repositories/sessions.js';
 import type { Queryable } from '../db/database.js';
 import type { SessionRow } from '../db/rows.js';
 import { bearerToken, hashToken, isSessionTokenShaped, newSessionToken } from './tokens.js';
@@ -27,7 +28,8 @@ export async function authenticate(deps: AppDeps, authorization: string | null):
   if (token === null) throw clientError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".');
   if (!isSessionTokenShaped(token)) throw invalidToken();
 
-  const found = await findSessionByTokenHash(deps.db, hashToken(token));
+  const tokenHash = hashToken(token);
+  const [found] = await deps.sources.sessions.load([tokenHash]);
   const now = deps.clock.now();
   if (!found || found.session.revokedAt !== null || found.session.expiresAt <= now) throw invalidToken();
 
@@ -35,7 +37,9 @@ export async function authenticate(deps: AppDeps, authorization: string | null):
   if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
     const expiresAt = expiryFrom(deps, now);
     await touchSession(deps.db, session.id, now, expiresAt);
-    return { user, session: { ...session, lastSeenAt: now, expiresAt } };
+    const touched = { user, session: { ...session, lastSeenAt: now, expiresAt } };
+    await deps.sources.sessions.remember(tokenHash, touched);
+    return touched;
   }
   return { user, session };
 }
@@ -67,6 +71,12 @@ export async function startSession(
   return { token, session };
 }
 
-export function endSession(deps: AppDeps, sessionId: string): Promise<boolean> {
-  return revokeSession(deps.db, sessionId, deps.clock.now());
+/** Revokes the session and, before returning, every cached copy of it on every instance. */
+export async function endSession(deps: AppDeps, session: SessionRow): Promise<void> {
+  const now = deps.clock.now();
+  await revokeSession(deps.db, session.id, now);
+  // No later copy may win over the revocation: it carries the highest version there is.
+  await deps.cache.invalidate('session', [
+    gone(deps.cache.keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now, deps.config.CACHE_TTL_SESSION_SECONDS * 1000),
+  ]);
 }

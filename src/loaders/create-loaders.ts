@@ -1,14 +1,11 @@
 import DataLoader from 'dataloader';
-import type { AppDeps, Viewer } from '../graphql-context.js';
-import type { ContextRow, MemoryEventRow, MemoryRow, UserRow } from '../db/rows.js';
-import { findContextsByIds } from '../db/repositories/contexts.js';
-import { findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
-import { findMemoriesByIds, pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
-import { scoreAgainstContexts } from '../db/repositories/relevance.js';
-import { findUsersByIds } from '../db/repositories/users.js';
-import { relevanceScoreId, type RelevanceScoreModel } from '../relevance/relevance-score.js';
-import { breakdownOf, scoreParams } from '../relevance/score-params.js';
 import { groupBy } from '../collections.js';
+import type { MemoryEventRow, MemoryRow } from '../db/rows.js';
+import { findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
+import { pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
+import type { AppDeps, Viewer } from '../graphql-context.js';
+import type { RelevanceScoreModel } from '../relevance/relevance-score.js';
+import type { ScoreKey } from './cached-sources.js';
 
 export interface MemoryPageKey {
   contextId: string;
@@ -18,38 +15,26 @@ export interface MemoryPageKey {
   filter: MemoryFilterValues;
 }
 
-export interface RelevanceKey {
-  contextId: string;
-  memoryId: string;
-}
+export type RelevanceKey = Omit<ScoreKey, 'userId'>;
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
 /**
- * One set of DataLoaders per request: every entity read in a request is batched into one
- * statement per entity kind and tick, and memoised for the rest of the request. Loaders return
- * rows whoever owns them; callers check visibility.
+ * One set of DataLoaders per request over the app's cache-aside sources: every entity read in
+ * a request is batched per kind and tick, read through the cache, and memoised for the rest of
+ * the request. Loaders return rows whoever owns them; callers check visibility.
  */
 export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
-  const { db, clock, config } = deps;
+  const { db, clock, config, sources } = deps;
   const options = { maxBatchSize: config.DATALOADER_MAX_BATCH_SIZE };
 
-  const user = new DataLoader<string, UserRow | null>(
-    async (ids) => byId(ids, await findUsersByIds(db, ids)),
-    options,
-  );
+  const user = new DataLoader(sources.users.load, options);
   if (viewer) user.prime(viewer.user.id, viewer.user);
+  const context = new DataLoader(sources.contexts.load, options);
+  const memory = new DataLoader(sources.memories.load, options);
 
-  const context = new DataLoader<string, ContextRow | null>(
-    async (ids) => byId(ids, await findContextsByIds(db, ids)),
-    options,
-  );
-
-  const memory = new DataLoader<string, MemoryRow | null>(
-    async (ids) => byId(ids, await findMemoriesByIds(db, ids, clock.now())),
-    options,
-  );
-
+  // Lists are read from PostgreSQL (the response cache keeps whole answers); their rows then
+  // answer the memory loader for the rest of the request.
   const memoryPage = new DataLoader<MemoryPageKey, MemoryRow[], string>(
     async (keys) => {
       // Keys asking for the same page of different contexts share one statement.
@@ -73,24 +58,8 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
   }, options);
 
   const relevance = new DataLoader<RelevanceKey, RelevanceScoreModel | null, string>(
-    async (keys) => {
-      if (!viewer) return keys.map(() => null);
-      const userId = viewer.user.id;
-      const at = clock.now();
-      const rows = await scoreAgainstContexts(
-        db,
-        { userId, at, params: scoreParams(config.RELEVANCE_RECENCY_HALF_LIFE_HOURS) },
-        keys,
-      );
-      const found = new Map(rows.map((row) => [`${row.contextId}:${row.memoryId}`, row]));
-      return keys.map(({ contextId, memoryId }) => {
-        const row = found.get(`${contextId}:${memoryId}`);
-        if (!row) return null;
-        const id = relevanceScoreId(userId, contextId, memoryId);
-        return { id, userId, contextId, memoryId, score: row.score, breakdown: breakdownOf(row), computedAt: at };
-      });
-    },
-    { ...options, cacheKeyFn: (key) => `${key.contextId}:${key.memoryId}` },
+    async (keys) => (viewer ? sources.scores.load(keys.map((key) => ({ ...key, userId: viewer.user.id }))) : keys.map(() => null)),
+    { ...options, cacheKeyFn: (key) => `${key.contextId}:${key.memoryId}:${key.memoryVersion}:${key.contextVersion}` },
   );
 
   /** After a write to a memory: pages, history and scores that include it must be read again. */
@@ -111,7 +80,3 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
   return { user, context, memory, memoryPage, memoryHistory, relevance, forgetMemory, forgetContext };
 }
 
-function byId<Row extends { id: string }>(ids: readonly string[], rows: readonly Row[]): Array<Row | null> {
-  const found = new Map(rows.map((row) => [row.id, row]));
-  return ids.map((id) => found.get(id) ?? null);
-}

@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
+import type { Cache, RedisHealth } from '../cache/cache.js';
 import type { Database } from '../db/database.js';
 
 export type Status = 'ok' | 'degraded' | 'down';
 
 export interface HealthReport {
   status: Status;
-  checks: Record<string, { status: Status; latencyMs: number; driver?: string }>;
+  checks: {
+    database: { status: 'ok' | 'down'; latencyMs: number; driver: string };
+    redis: RedisHealth;
+  };
 }
 
 const TIMEOUT_MS = 2_000;
@@ -14,7 +18,14 @@ const TIMEOUT_MS = 2_000;
  * Asks each dependency for a trivial answer, with a bound on how long that may take. The
  * endpoint is public, so the reason for a failure goes to the log, not into the answer.
  */
-export async function checkHealth(db: Database, logger: Logger): Promise<HealthReport> {
+export async function checkHealth(db: Database, cache: Cache, logger: Logger): Promise<HealthReport> {
+  const [database, redis] = await Promise.all([checkDatabase(db, logger), cache.health()]);
+  // Without Redis every request is still answered (from PostgreSQL): degraded, not down.
+  const status: Status = database.status === 'down' ? 'down' : redis.status === 'down' ? 'degraded' : 'ok';
+  return { status, checks: { database, redis } };
+}
+
+async function checkDatabase(db: Database, logger: Logger): Promise<HealthReport['checks']['database']> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -24,10 +35,10 @@ export async function checkHealth(db: Database, logger: Logger): Promise<HealthR
         timer = setTimeout(() => reject(new Error(`no answer within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
       }),
     ]);
-    return { status: 'ok', checks: { database: { status: 'ok', latencyMs: elapsed(started), driver: db.driver } } };
+    return { status: 'ok', latencyMs: elapsed(started), driver: db.driver };
   } catch (error) {
     logger.warn({ err: error }, 'health check: database failed');
-    return { status: 'down', checks: { database: { status: 'down', latencyMs: elapsed(started), driver: db.driver } } };
+    return { status: 'down', latencyMs: elapsed(started), driver: db.driver };
   } finally {
     clearTimeout(timer);
   }

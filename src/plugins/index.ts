@@ -22,7 +22,7 @@ export function createPlugins(deps: AppDeps): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
-    useHealthEndpoint({ db: deps.db, logger: deps.logger }),
+    useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),

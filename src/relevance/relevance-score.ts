@@ -6,6 +6,9 @@ export interface RelevanceScoreModel {
   userId: string;
   contextId: string;
   memoryId: string;
+  /** The versions of the memory and the context this score was computed from. */
+  memoryVersion: number;
+  contextVersion: number;
   score: number;
   breakdown: ScoreBreakdown;
   computedAt: Date;

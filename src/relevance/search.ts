@@ -6,7 +6,6 @@ import { isId } from '../ids.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../pagination.js';
 import { requireViewer, visibleContext } from '../services/access.js';
-import { countRetrievals } from '../services/memories.js';
 import { parseArgs } from '../validation.js';
 import { breakdownOf, scoreParams } from './score-params.js';
 
@@ -53,6 +52,6 @@ export async function searchMemories(ctx: GraphQLContext, input: SearchMemoriesI
     const breakdown = breakdownOf({ score, scoreText, scoreRecency, scoreImportance, scoreAccess });
     return { cursor, node: memory, score, breakdown: args.explain ? breakdown : null };
   });
-  await countRetrievals(ctx, edges.map((edge) => edge.node.id));
+  ctx.deps.accessRecorder.record(viewer.user.id, edges.map((edge) => edge.node.id));
   return { edges, pageInfo: page.pageInfo };
 }

@@ -5,6 +5,7 @@ import type {
   UpdateContextInput,
 } from '../__generated__/resolvers-types.js';
 import type { ContextRow } from '../db/rows.js';
+import { gone, stale } from '../cache/invalidation.js';
 import * as repo from '../db/repositories/contexts.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
@@ -82,9 +83,12 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
   if (Object.keys(changes).length === 0) {
     return { context: current, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
-  const row = await repo.updateContext(ctx.deps.db, id, changes, expectedVersion ?? null, ctx.deps.clock.now());
+  const now = ctx.deps.clock.now();
+  const row = await repo.updateContext(ctx.deps.db, id, changes, expectedVersion ?? null, now);
   ctx.loaders.forgetContext(id);
   if (!row) return conflictOrGone(ctx, id, expectedVersion);
+  const { cache } = ctx.deps;
+  await cache.invalidate('context', [stale(cache.keys.context(id), row.version, now)]);
   ctx.loaders.context.prime(id, row);
   return { context: row, errors: [] };
 }
@@ -97,9 +101,17 @@ async function conflictOrGone(ctx: GraphQLContext, id: string, expected: number 
 
 export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInput) {
   const current = await visibleContext(ctx, input.id);
-  if (!current || !(await repo.deleteContext(ctx.deps.db, current.id))) {
-    return { deletedContextId: null, errors: [notFound('context', ['id'])] };
-  }
-  ctx.loaders.forgetContext(current.id);
-  return { deletedContextId: current.id, errors: [] };
+  const deleted = current && (await repo.deleteContext(ctx.deps.db, current.id));
+  if (!deleted) return { deletedContextId: null, errors: [notFound('context', ['id'])] };
+  ctx.loaders.forgetContext(deleted.id);
+  for (const memory of deleted.memories) ctx.loaders.forgetMemory(memory.id);
+  // The context's memories went with it: their cached copies must go too.
+  const { cache } = ctx.deps;
+  const now = ctx.deps.clock.now();
+  await cache.invalidate('context', [gone(cache.keys.context(deleted.id), deleted.version + 1, now)]);
+  await cache.invalidate(
+    'memory',
+    deleted.memories.map((memory) => gone(cache.keys.memory(memory.id), memory.version + 1, now)),
+  );
+  return { deletedContextId: deleted.id, errors: [] };
 }

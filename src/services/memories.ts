@@ -9,10 +9,10 @@ import type {
 import type { Config } from '../config.js';
 import type { Queryable } from '../db/database.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
+import { gone, stale } from '../cache/invalidation.js';
 import { isForeignKeyViolation } from '../db/database.js';
 import { insertMemoryEvents } from '../db/repositories/memory-events.js';
 import * as repo from '../db/repositories/memories.js';
-import { recordMemoryAccess } from '../db/repositories/relevance.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
@@ -108,17 +108,8 @@ export async function listMemories(
 /** `memory(id)`: a direct fetch counts as one retrieval for the access-frequency factor. */
 export async function getMemory(ctx: GraphQLContext, id: string): Promise<MemoryRow | null> {
   const row = await visibleMemory(ctx, id);
-  if (row) await countRetrievals(ctx, [row.id]);
+  if (row) ctx.deps.accessRecorder.record(requireViewer(ctx).user.id, [row.id]);
   return row;
-}
-
-/** Access counts only rank results, so failing to record one must not fail the read. */
-export async function countRetrievals(ctx: GraphQLContext, memoryIds: string[]): Promise<void> {
-  try {
-    await recordMemoryAccess(ctx.deps.db, requireViewer(ctx).user.id, memoryIds, ctx.deps.clock.now());
-  } catch (error) {
-    ctx.deps.logger.warn({ err: error }, 'could not record memory access');
-  }
 }
 
 export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) {
@@ -200,6 +191,8 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
   });
   ctx.loaders.forgetMemory(id);
   if (updated) {
+    const { cache } = ctx.deps;
+    await cache.invalidate('memory', [stale(cache.keys.memory(id), updated.version, now)]);
     ctx.loaders.memory.prime(id, updated);
     return { memory: updated, context, errors: [] };
   }
@@ -210,15 +203,17 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
 
 export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput) {
   const current = await visibleMemory(ctx, input.id);
-  const gone = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
-  if (!current) return gone;
+  const missing = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
+  if (!current) return missing;
   const deleted = await ctx.deps.db.transaction(async (tx) => {
     const row = await repo.deleteMemory(tx, current.id, ctx.deps.clock.now());
     if (row) await recordEvents(ctx, tx, [{ type: 'DELETED', memory: row, previousContent: row.content, content: null }]);
     return row;
   });
   ctx.loaders.forgetMemory(current.id);
-  if (!deleted) return gone;
+  if (!deleted) return missing;
+  const { cache } = ctx.deps;
+  await cache.invalidate('memory', [gone(cache.keys.memory(deleted.id), deleted.version + 1, ctx.deps.clock.now())]);
   return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
 }
 

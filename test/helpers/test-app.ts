@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
+import { createCache, type Cache } from '../../src/cache/cache.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
 
@@ -33,15 +36,33 @@ export interface TestApp {
   login(user: TestUser): Promise<string>;
   /** Runs `work` and returns the SQL statements it sent. */
   countStatements(work: () => Promise<unknown>): Promise<string[]>;
+  cache: Cache;
+  /** Closes the app and its cache (emptying its Redis prefix); drops the database unless shared. */
   close(): Promise<void>;
 }
 
 export const TEST_PASSWORD = 'correct horse battery';
 
-export async function createTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase(backend, env);
+export interface TestAppOptions {
+  /** Extra environment for the config. */
+  env?: Record<string, string>;
+  /** Use this Redis (REDIS_URL) under a fresh random key prefix, instead of the in-process cache. */
+  redisUrl?: string;
+  /** Share this database (another app instance of the same deployment) instead of a new one. */
+  database?: TestDatabase;
+}
+
+export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
+  const { env = {}, redisUrl, database: shared } = options;
+  const database = shared ?? (await createTestDatabase(backend, env));
+  const logger = pino({ level: 'silent' });
+  const config = redisUrl
+    ? loadConfig({ ...configEnv(database.config), ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: env['REDIS_KEY_PREFIX'] ?? `recall-test:${randomBytes(6).toString('hex')}:` })
+    : database.config;
+  const registry = new Registry();
+  const cache = await createCache(config, registry, logger);
   const clock = createTestClock();
-  const app = createApp({ config: database.config, db: database.db, clock, logger: pino({ level: 'silent' }) });
+  const app = createApp({ config, db: database.db, cache, registry, clock, logger });
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const response = await app.yoga.fetch('http://recall.test/graphql', {
@@ -86,6 +107,21 @@ export async function createTestApp(backend: Backend, env: Record<string, string
       await work();
       return [...database.statements];
     },
-    close: () => database.drop(),
+    cache,
+    async close() {
+      await app.close();
+      await cache.clear().catch(() => undefined);
+      await cache.close();
+      if (!shared) await database.drop();
+    },
   };
+}
+
+/** The environment a config was loaded from, for loading a variant of it. */
+function configEnv(config: Config): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, String(value)]),
+  );
 }

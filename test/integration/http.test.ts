@@ -9,7 +9,9 @@ describe.each(backends())('HTTP surface on %s', (backend) => {
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp(backend, { MAX_BODY_BYTES: '4096', MAX_QUERY_DEPTH: '6', MAX_QUERY_ALIASES: '5', MAX_QUERY_TOKENS: '100' });
+    t = await createTestApp(backend, {
+      env: { MAX_BODY_BYTES: '4096', MAX_QUERY_DEPTH: '6', MAX_QUERY_ALIASES: '5', MAX_QUERY_TOKENS: '100' },
+    });
     await new Promise<void>((resolve) => t.app.server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
   });
@@ -136,7 +138,10 @@ describe.each(backends())('a database outage on %s', (backend) => {
       const health = await t.app.yoga.fetch('http://recall.test/health');
       expect(health.status).toBe(503);
       const report = await health.json();
-      expect(report).toEqual({ status: 'down', checks: { database: { status: 'down', driver: backend, latencyMs: expect.any(Number) } } });
+      expect(report).toEqual({
+        status: 'down',
+        checks: { database: { status: 'down', driver: backend, latencyMs: expect.any(Number) }, redis: { status: 'disabled' } },
+      });
 
       const anonymous = await t.gql('{ viewer { id } }');
       expect(anonymous.data).toEqual({ viewer: null });

@@ -106,10 +106,13 @@ describe.each(backends())('relevance on %s', (backend) => {
   });
 
   it('counts retrievals and ranks frequently used memories higher', async () => {
+    await t.app.deps.accessRecorder.flush();
     const before = (await search({ query: 'tax filing', explain: true })).data.searchMemories.edges[0].breakdown.accessFrequency;
     for (let i = 0; i < 3; i++) await t.gql('query ($id: ID!) { memory(id: $id) { id } }', { id: ids['Quarterly'] }, { token: ann.token });
+    await t.app.deps.accessRecorder.flush();
     const after = (await search({ query: 'tax filing', explain: true })).data.searchMemories.edges[0].breakdown.accessFrequency;
     expect(after).toBeGreaterThan(before);
+    await t.app.deps.accessRecorder.flush();
     const [row] = await t.database.db.query<{ access_count: number }>(
       'SELECT access_count FROM memory_access WHERE user_id = $1 AND memory_id = $2',
       [ann.id, ids['Quarterly']],

@@ -67,7 +67,21 @@ export async function updateContext(
   return rows[0] ?? null;
 }
 
-export async function deleteContext(db: Queryable, id: string): Promise<boolean> {
-  const rows = await db.query('DELETE FROM contexts WHERE id = $1 RETURNING id', [id]);
-  return rows.length > 0;
+/**
+ * Deletes the context (its memories and their history go with it) and returns its id and
+ * version with those of the memories it held, or null when the id is unknown.
+ */
+export async function deleteContext(
+  db: Queryable,
+  id: string,
+): Promise<{ id: string; version: number; memories: Array<{ id: string; version: number }> } | null> {
+  const rows = await db.query<{ id: string; version: number; memories: Array<{ id: string; version: number }> }>(
+    `WITH doomed AS (SELECT id, version FROM memories WHERE context_id = $1),
+     deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, version)
+     SELECT deleted.id, deleted.version,
+       coalesce((SELECT json_agg(json_build_object('id', id, 'version', version)) FROM doomed), '[]'::json) AS memories
+     FROM deleted`,
+    [id],
+  );
+  return rows[0] ?? null;
 }

@@ -27,7 +27,12 @@ const scored = (query: string, at: string, params: string) => `
 const SCORE_COLUMNS = `s.score, s.text_relevance AS "scoreText", s.recency AS "scoreRecency",
   s.importance AS "scoreImportance", s.access_frequency AS "scoreAccess"`;
 
-export type ContextRelevanceRow = ScoreColumns & { memoryId: string; contextId: string };
+export type ContextRelevanceRow = ScoreColumns & {
+  memoryId: string;
+  contextId: string;
+  memoryVersion: number;
+  contextVersion: number;
+};
 
 /**
  * Scores each (memory, context) pair for `userId`: text against the context's name and
@@ -39,7 +44,8 @@ export function scoreAgainstContexts(
   pairs: ReadonlyArray<{ memoryId: string; contextId: string }>,
 ): Promise<ContextRelevanceRow[]> {
   return db.query<ContextRelevanceRow>(
-    `SELECT m.id AS "memoryId", c.id AS "contextId", ${SCORE_COLUMNS}
+    `SELECT m.id AS "memoryId", c.id AS "contextId", m.version AS "memoryVersion", c.version AS "contextVersion",
+       ${SCORE_COLUMNS}
      FROM unnest($2::text[], $3::text[]) AS k(memory_id, context_id)
      JOIN memories m ON m.id = k.memory_id
      JOIN contexts c ON c.id = k.context_id
@@ -96,20 +102,25 @@ export function searchMemoryPage(
   );
 }
 
-/** Counts one retrieval of each memory by the user. */
-export async function recordMemoryAccess(
-  db: Queryable,
-  userId: string,
-  memoryIds: readonly string[],
-  at: Date,
-): Promise<void> {
-  if (memoryIds.length === 0) return;
-  // Rows are locked in id order so that concurrent recorders cannot deadlock.
+export interface AccessCount {
+  userId: string;
+  memoryId: string;
+  count: number;
+}
+
+/** Adds retrieval counts in one statement; counts of memories deleted meanwhile are dropped. */
+export async function addMemoryAccess(db: Queryable, counts: readonly AccessCount[], at: Date): Promise<void> {
+  if (counts.length === 0) return;
+  // Rows are locked in key order so that concurrent writers cannot deadlock.
   await db.query(
     `INSERT INTO memory_access (user_id, memory_id, access_count, last_accessed_at)
-     SELECT $1, m.id, 1, $3 FROM memories m WHERE m.id = ANY($2::text[]) ORDER BY m.id
+     SELECT k.user_id, m.id, k.count, $4
+     FROM unnest($1::text[], $2::text[], $3::int[]) AS k(user_id, memory_id, count)
+     JOIN memories m ON m.id = k.memory_id
+     JOIN users u ON u.id = k.user_id
+     ORDER BY k.user_id, m.id
      ON CONFLICT (user_id, memory_id)
-     DO UPDATE SET access_count = memory_access.access_count + 1, last_accessed_at = $3`,
-    [userId, memoryIds, at],
+     DO UPDATE SET access_count = memory_access.access_count + EXCLUDED.access_count, last_accessed_at = $4`,
+    [counts.map((c) => c.userId), counts.map((c) => c.memoryId), counts.map((c) => c.count), at],
   );
 }

@@ -24,27 +24,24 @@ export async function insertSession(db: Queryable, session: Omit<SessionRow, 're
   return rows[0]!;
 }
 
-/** The session of a token hash with its user, in one round trip; revoked or expired ones too. */
-export async function findSessionByTokenHash(
+/** The sessions of these token hashes with their users, in one round trip; revoked or expired ones too. */
+export async function findSessionsByTokenHashes(
   db: Queryable,
-  tokenHash: string,
-): Promise<{ session: SessionRow; user: UserRow } | null> {
+  tokenHashes: readonly string[],
+): Promise<Array<{ session: SessionRow; user: UserRow }>> {
   const rows = await db.query<SessionRow & { user: UserRow }>(
     `SELECT ${COLUMNS},
        json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'passwordHash', u.password_hash,
          'role', u.role, 'tier', u.tier, 'version', u.version,
          'createdAt', u.created_at, 'updatedAt', u.updated_at) AS "user"
      FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.token_hash = $1`,
-    [tokenHash],
+     WHERE s.token_hash = ANY($1::text[])`,
+    [tokenHashes],
   );
-  const row = rows[0];
-  if (!row) return null;
-  const { user, ...session } = row;
-  return {
+  return rows.map(({ user, ...session }) => ({
     session,
     user: { ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) },
-  };
+  }));
 }
 
 /** Slides the expiry forward from `seenAt`. */

@@ -1,0 +1,193 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Cache } from './cache.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import type { CacheKind } from './keys.js';
+import type { CacheWrite } from './store.js';
+
+export interface CacheAsideSpec<K, V> {
+  kind: CacheKind;
+  keyOf(key: K): string;
+  /** One batched read of the source (PostgreSQL) for the keys the cache could not answer. */
+  load(keys: readonly K[]): Promise<Array<V | null>>;
+  /** The entity version a value carries; a cached value never replaces a higher one. */
+  versionOf(value: V): number;
+  ttlMs(value: V): number;
+  notFoundTtlMs: number;
+  /** Whether a cached value may answer this key (not expired, computed from the same versions…). */
+  usable?(value: V, key: K): boolean;
+  /** Past this age a value is still served, and refreshed in the background (stale-while-revalidate). */
+  refreshAfterMs?: number;
+  /** Before loading a miss, take a lease across instances; instances without it wait for the result. */
+  leaseMs?: number;
+  /**
+   * What besides the cache key a load depends on (e.g. the versions a score is computed from),
+   * so that only loads of the same variant are shared.
+   */
+  variantOf?(key: K): string;
+}
+
+const LEASE_POLL_MS = 20;
+
+/**
+ * Makes a DataLoader batch function that reads through the cache: L1, one MGET, one batched
+ * load for the misses, one pipelined guarded write. Concurrent misses of one key in this
+ * process share a single load; "not found" is cached briefly too.
+ */
+export interface CacheAside<K, V> {
+  /** A DataLoader batch function. */
+  load(keys: readonly K[]): Promise<Array<V | null>>;
+  /** Writes a value just written to the source through to the cache (guarded by its version). */
+  remember(key: K, value: V): Promise<void>;
+}
+
+export function createCacheAside<K, V>(
+  cache: Cache,
+  clock: Clock,
+  logger: Logger,
+  spec: CacheAsideSpec<K, V>,
+): CacheAside<K, V> {
+  const count = (tier: string, result: 'hit' | 'miss' | 'stale' | 'negative', n = 1) =>
+    cache.metrics.lookups.inc({ kind: spec.kind, tier, result }, n);
+
+  const encode = (value: V | null, writtenAt: number): Omit<CacheWrite, 'key'> =>
+    value === null
+      ? { value: encodeEnvelope({ state: 'n', version: 0, writtenAt, value: null }), version: 0, ttlMs: spec.notFoundTtlMs }
+      : {
+          value: encodeEnvelope({ state: 'v', version: spec.versionOf(value), writtenAt, value }),
+          version: spec.versionOf(value),
+          ttlMs: Math.max(1, spec.ttlMs(value)),
+        };
+
+  const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
+    if (keys.length === 0) return [];
+    const values = await spec.load(keys);
+    const writtenAt = clock.now().getTime();
+    await cache.tiers.write(values.map((value, index) => ({ key: cacheKeys[index]!, ...encode(value, writtenAt) })));
+    return values;
+  };
+
+  /** Answers from the cache where it can; `undefined` marks what it could not answer. */
+  const readCached = async (keys: readonly K[], cacheKeys: readonly string[], countAs = true) => {
+    const reads = await cache.tiers.read(cacheKeys);
+    const now = clock.now().getTime();
+    const stale: number[] = [];
+    const values = reads.map(({ raw, tier }, index): V | null | undefined => {
+      const envelope = raw === null ? null : decodeEnvelope<V>(raw);
+      if (envelope?.state === 'n') {
+        if (countAs) count(tier!, 'negative');
+        return null;
+      }
+      if (envelope?.state === 'v' && envelope.value !== null && (spec.usable?.(envelope.value, keys[index]!) ?? true)) {
+        const old = spec.refreshAfterMs !== undefined && now - envelope.writtenAt > spec.refreshAfterMs;
+        if (old) stale.push(index);
+        if (countAs) count(tier!, old ? 'stale' : 'hit');
+        return envelope.value;
+      }
+      if (countAs) count(tier ?? 'any', 'miss');
+      return undefined;
+    });
+    return { values, stale };
+  };
+
+  const refreshInBackground = (keys: readonly K[], cacheKeys: readonly string[]) => {
+    const fresh = cacheKeys.map((key, index) => [key, keys[index]!] as const).filter(([key]) => !cache.inflight.has(`refresh:${key}`));
+    if (fresh.length === 0) return;
+    const done = loadAndStore(
+      fresh.map(([, key]) => key),
+      fresh.map(([key]) => key),
+    )
+      .catch((error: unknown) => logger.warn({ err: error, kind: spec.kind }, 'background refresh failed'))
+      .finally(() => {
+        for (const [key] of fresh) cache.inflight.delete(`refresh:${key}`);
+      });
+    for (const [key] of fresh) cache.inflight.set(`refresh:${key}`, done);
+  };
+
+  /** Loads misses under leases; keys leased elsewhere are read from the cache once ready. */
+  const loadMisses = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
+    if (spec.leaseMs === undefined) return loadAndStore(keys, cacheKeys);
+    const leaseKeys = cacheKeys.map((key) => cache.keys.lease(key));
+    const granted = await cache.acquireLeases(leaseKeys, spec.leaseMs);
+    const mine = granted.flatMap((ok, index) => (ok ? [index] : []));
+    const theirs = granted.flatMap((ok, index) => (ok ? [] : [index]));
+    const out: Array<V | null> = new Array(keys.length).fill(null);
+    try {
+      const loaded = await loadAndStore(mine.map((i) => keys[i]!), mine.map((i) => cacheKeys[i]!));
+      mine.forEach((i, j) => (out[i] = loaded[j]!));
+    } finally {
+      await cache.releaseLeases(mine.map((i) => leaseKeys[i]!));
+    }
+    let waiting = theirs;
+    const deadline = Date.now() + spec.leaseMs;
+    while (waiting.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+      const { values } = await readCached(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!), false);
+      waiting = waiting.filter((i, j) => {
+        if (values[j] === undefined) return true;
+        out[i] = values[j]!;
+        return false;
+      });
+    }
+    // The holder did not deliver in time (it may have died): load the rest ourselves.
+    const late = await loadAndStore(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!));
+    waiting.forEach((i, j) => (out[i] = late[j]!));
+    return out;
+  };
+
+  const lookup = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
+    const { values, stale } = await readCached(keys, cacheKeys);
+    const missing = values.flatMap((value, index) => (value === undefined ? [index] : []));
+    if (missing.length > 0) {
+      const loaded = await loadMisses(missing.map((i) => keys[i]!), missing.map((i) => cacheKeys[i]!));
+      missing.forEach((i, j) => (values[i] = loaded[j]!));
+    }
+    if (stale.length > 0) refreshInBackground(stale.map((i) => keys[i]!), stale.map((i) => cacheKeys[i]!));
+    return values as Array<V | null>;
+  };
+
+  const load = async (keys: readonly K[]): Promise<Array<V | null>> => {
+    const cacheKeys = keys.map((key) => spec.keyOf(key));
+    const flightKeys = keys.map((key, index) => (spec.variantOf ? `${cacheKeys[index]}#${spec.variantOf(key)}` : cacheKeys[index]!));
+    const shared = new Map<string, Promise<V | null>>();
+    const ownKeys: K[] = [];
+    const ownCacheKeys: string[] = [];
+    const ownFlightKeys: string[] = [];
+    const settle = new Map<string, { resolve(value: V | null): void; reject(error: unknown): void }>();
+
+    flightKeys.forEach((flightKey, index) => {
+      if (shared.has(flightKey)) return;
+      const running = cache.inflight.get(flightKey) as Promise<V | null> | undefined;
+      if (running) {
+        shared.set(flightKey, running);
+        return;
+      }
+      const promise = new Promise<V | null>((resolve, reject) => settle.set(flightKey, { resolve, reject }));
+      promise.catch(() => undefined); // rejections reach the callers through Promise.all below
+      shared.set(flightKey, promise);
+      cache.inflight.set(flightKey, promise);
+      ownKeys.push(keys[index]!);
+      ownCacheKeys.push(cacheKeys[index]!);
+      ownFlightKeys.push(flightKey);
+    });
+
+    try {
+      const values = await lookup(ownKeys, ownCacheKeys);
+      ownFlightKeys.forEach((flightKey, index) => settle.get(flightKey)!.resolve(values[index]!));
+    } catch (error) {
+      for (const flightKey of ownFlightKeys) settle.get(flightKey)!.reject(error);
+    } finally {
+      for (const flightKey of ownFlightKeys) {
+        if (cache.inflight.get(flightKey) === shared.get(flightKey)) cache.inflight.delete(flightKey);
+      }
+    }
+    return Promise.all(flightKeys.map((flightKey) => shared.get(flightKey)!));
+  };
+
+  return {
+    load,
+    async remember(key, value) {
+      await cache.tiers.write([{ key: spec.keyOf(key), ...encode(value, clock.now().getTime()) }]);
+    },
+  };
+}

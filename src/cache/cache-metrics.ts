@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Every cache counter in one place, registered on the app's registry (the operations work
+ * exposes it on /metrics). Each app instance has its own registry, so tests can run several.
+ */
+export function createCacheMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    lookups: new Counter({
+      name: 'recall_cache_lookups_total',
+      help: 'Cache lookups by entity kind, tier and result (hit, miss, stale, negative).',
+      labelNames: ['kind', 'tier', 'result'] as const,
+      registers,
+    }),
+    errors: new Counter({
+      name: 'recall_cache_errors_total',
+      help: 'Failed cache operations by tier and operation; a failure is a miss, never a failed request.',
+      labelNames: ['tier', 'operation'] as const,
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'recall_cache_operation_duration_seconds',
+      help: 'Latency of cache operations by tier and operation.',
+      labelNames: ['tier', 'operation'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    redisRoundTrips: new Counter({
+      name: 'recall_cache_redis_round_trips_total',
+      help: 'Round trips to Redis (one per MGET, pipeline or script call).',
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'recall_cache_redis_skipped_total',
+      help: 'Cache operations that skipped Redis because its circuit was open.',
+      labelNames: ['operation'] as const,
+      registers,
+    }),
+    circuitOpen: new Gauge({
+      name: 'recall_cache_redis_circuit_open',
+      help: '1 while Redis is skipped after repeated failures, 0 while it is used.',
+      registers,
+    }),
+    invalidations: new Counter({
+      name: 'recall_cache_invalidations_total',
+      help: 'Keys invalidated by writes, by entity kind.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+  };
+}
+
+export type CacheMetrics = ReturnType<typeof createCacheMetrics>;

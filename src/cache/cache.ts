@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { createCacheMetrics, type CacheMetrics } from './cache-metrics.js';
+import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
+import { createFailOpenStore } from './fail-open-store.js';
+import { createInvalidationBus, type InvalidationBus } from './invalidation-bus.js';
+import { createCacheKeys, type CacheKeys, type CacheKind } from './keys.js';
+import { createMemoryStore } from './memory-store.js';
+import { createRedisClient } from './redis-client.js';
+import { createRedisStore, type RedisStore } from './redis-store.js';
+import { singleTier, type CacheWrite, type TieredCache } from './store.js';
+import { createTieredCache } from './tiered-store.js';
+
+export interface RedisHealth {
+  status: 'ok' | 'down' | 'disabled';
+  latencyMs?: number;
+  circuit?: 'open' | 'closed';
+}
+
+export interface Cache {
+  readonly mode: 'redis' | 'memory';
+  readonly keys: CacheKeys;
+  readonly metrics: CacheMetrics;
+  readonly tiers: TieredCache;
+  /** Loads in flight in this process, by cache key, so that concurrent misses share one load. */
+  readonly inflight: Map<string, Promise<unknown>>;
+  /** Short locks across instances for expensive values; always granted without Redis. */
+  acquireLeases(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
+  releaseLeases(keys: readonly string[]): Promise<void>;
+  /**
+   * Writes tombstones (or deletions) for what a committed write made stale, in Redis and in
+   * this instance's L1, and tells the other instances to drop theirs. Never throws.
+   */
+  invalidate(kind: CacheKind, writes: CacheWrite[]): Promise<void>;
+  health(): Promise<RedisHealth>;
+  /** Drops every entry of this Recall (its key prefix) from every tier this instance reaches. */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The in-process cache: the whole cache when REDIS_URL is unset. */
+export function createMemoryCache(config: Config, registry: Registry): Cache {
+  const metrics = createCacheMetrics(registry);
+  const store = createMemoryStore({ maxEntries: config.CACHE_MEMORY_MAX_ENTRIES, tier: 'memory' });
+  const tiers = singleTier(store);
+  return {
+    mode: 'memory',
+    keys: createCacheKeys(config.REDIS_KEY_PREFIX),
+    metrics,
+    tiers,
+    inflight: new Map(),
+    acquireLeases: async (keys) => keys.map(() => true),
+    releaseLeases: async () => undefined,
+    async invalidate(kind, writes) {
+      metrics.invalidations.inc({ kind }, writes.length);
+      forgetInflight(this.inflight, writes);
+      await tiers.write(writes);
+    },
+    health: async () => ({ status: 'disabled' }),
+    async clear() {
+      store.clear();
+      this.inflight.clear();
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Redis shared by every instance, with a small coherent L1 in front of it. */
+export async function createRedisCache(config: Config, registry: Registry, logger: Logger): Promise<Cache> {
+  const url = config.REDIS_URL!;
+  const log = logger.child({ component: 'cache' });
+  const metrics = createCacheMetrics(registry);
+  const keys = createCacheKeys(config.REDIS_KEY_PREFIX);
+  const client = createRedisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger: log });
+  const subscriber = createRedisClient({
+    url,
+    name: 'invalidations',
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    logger: log,
+    offlineQueue: true,
+  });
+  const redis = createRedisStore(client, metrics);
+  const l1TtlMs = config.CACHE_L1_TTL_SECONDS * 1000;
+  const l1 = createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs });
+
+  let breaker: CircuitBreaker | undefined;
+  const l2 = createFailOpenStore({
+    redis,
+    breaker: () => breaker!,
+    metrics,
+    logger: log,
+    flushNamespace: () => flushNamespace(client, keys.prefix),
+  });
+  breaker = createCircuitBreaker({
+    failureThreshold: config.REDIS_BREAKER_FAILURES,
+    probeIntervalMs: config.REDIS_BREAKER_PROBE_MS,
+    probe: () => redis.ping(),
+    beforeClose: () => l2.replayMissedInvalidations(),
+    onChange: (open) => {
+      metrics.circuitOpen.set(open ? 1 : 0);
+      // Other instances' invalidations may have been missed while Redis was away.
+      if (!open) l1.clear();
+    },
+    logger: log,
+  });
+  const tiers = createTieredCache({ l1, l2, l1TtlMs });
+  const inflight = new Map<string, Promise<unknown>>();
+  const bus: InvalidationBus = await createInvalidationBus({
+    publisher: client,
+    subscriber,
+    channel: keys.invalidationChannel,
+    instanceId: randomUUID(),
+    onRemote: (writes) => {
+      forgetInflight(inflight, writes);
+      return l1.putMany(writes);
+    },
+    onResync: () => l1.clear(),
+    echoTimeoutMs: 100,
+    metrics,
+    logger: log,
+  });
+
+  return {
+    mode: 'redis',
+    keys,
+    metrics,
+    tiers,
+    inflight,
+    async acquireLeases(leaseKeys, ttlMs) {
+      if (breaker!.isOpen) return leaseKeys.map(() => true);
+      return redis.acquireLeases(leaseKeys, 'held', ttlMs).catch((error: unknown) => {
+        metrics.errors.inc({ tier: 'redis', operation: 'lease' });
+        log.debug({ err: error }, 'could not take leases; computing without them');
+        return leaseKeys.map(() => true);
+      });
+    },
+    async releaseLeases(leaseKeys) {
+      await redis.releaseLeases(leaseKeys).catch((error: unknown) => {
+        metrics.errors.inc({ tier: 'redis', operation: 'lease' });
+        log.debug({ err: error }, 'could not release leases; they expire on their own');
+      });
+    },
+    async invalidate(kind, writes) {
+      metrics.invalidations.inc({ kind }, writes.length);
+      forgetInflight(inflight, writes);
+      await tiers.write(writes);
+      await bus.publish(writes);
+    },
+    async health() {
+      const started = performance.now();
+      try {
+        await redis.ping();
+        return { status: 'ok', latencyMs: elapsedMs(started), circuit: breaker!.isOpen ? 'open' : 'closed' };
+      } catch {
+        return { status: 'down', latencyMs: elapsedMs(started), circuit: breaker!.isOpen ? 'open' : 'closed' };
+      }
+    },
+    async clear() {
+      await flushNamespace(client, keys.prefix);
+      l1.clear();
+      inflight.clear();
+    },
+    async close() {
+      breaker!.stop();
+      subscriber.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+export function createCache(config: Config, registry: Registry, logger: Logger): Promise<Cache> {
+  return config.REDIS_URL ? createRedisCache(config, registry, logger) : Promise.resolve(createMemoryCache(config, registry));
+}
+
+async function flushNamespace(client: Redis, prefix: string): Promise<void> {
+  const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
+  for await (const batch of stream as AsyncIterable<string[]>) {
+    if (batch.length > 0) await client.unlink(...batch);
+  }
+}
+
+/** A read that starts after a write must not join a load that started before it. */
+function forgetInflight(inflight: Map<string, Promise<unknown>>, writes: readonly CacheWrite[]): void {
+  for (const { key } of writes) {
+    for (const flightKey of inflight.keys()) {
+      if (flightKey === key || flightKey.startsWith(`${key}#`)) inflight.delete(flightKey);
+    }
+  }
+}
+
+const elapsedMs = (started: number) => Math.round((performance.now() - started) * 100) / 100;

@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface RedisClientOptions {
+  url: string;
+  /** Shown in logs and in CLIENT LIST. */
+  name: string;
+  commandTimeoutMs: number;
+  logger: Logger;
+  /**
+   * Queue commands while disconnected. Off for cache commands, which must fail at once and
+   * fall back to PostgreSQL; on for the subscriber, whose SUBSCRIBE should wait for Redis.
+   */
+  offlineQueue?: boolean;
+}
+
+/**
+ * A labelled ioredis client: password and ACL user from the URL, TLS with rediss://, reconnects
+ * forever with capped backoff, and logs each change of connection state once.
+ */
+export function createRedisClient(options: RedisClientOptions): Redis {
+  const log = options.logger.child({ redis: options.name });
+  const client = new Redis(options.url, {
+    connectionName: `recall:${options.name}`,
+    commandTimeout: options.offlineQueue ? undefined : options.commandTimeoutMs,
+    connectTimeout: 2_000,
+    enableOfflineQueue: options.offlineQueue ?? false,
+    maxRetriesPerRequest: options.offlineQueue ? null : 0,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+  });
+  let healthy = false;
+  client.on('ready', () => {
+    healthy = true;
+    log.info('redis ready');
+  });
+  client.on('error', (error: Error) => {
+    if (!healthy) return;
+    healthy = false;
+    log.warn({ err: error }, 'redis connection failed; serving from PostgreSQL until it is back');
+  });
+  client.on('reconnecting', (delay: number) => log.debug({ delay }, 'redis reconnecting'));
+  return client;
+}

@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import { createCacheAside } from '../cache/cache-aside.js';
+import type { Cache } from '../cache/cache.js';
+import { byId, groupBy } from '../collections.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { ContextRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import { findContextsByIds } from '../db/repositories/contexts.js';
+import { findMemoriesByIds } from '../db/repositories/memories.js';
+import { scoreAgainstContexts } from '../db/repositories/relevance.js';
+import { findSessionsByTokenHashes } from '../db/repositories/sessions.js';
+import { findUsersByIds } from '../db/repositories/users.js';
+import { relevanceScoreId, type RelevanceScoreModel } from '../relevance/relevance-score.js';
+import { breakdownOf, scoreParams } from '../relevance/score-params.js';
+
+export interface ScoreKey {
+  userId: string;
+  contextId: string;
+  memoryId: string;
+  /** The versions the caller sees; a cached score computed from others is not used. */
+  memoryVersion: number;
+  contextVersion: number;
+}
+
+export interface SessionWithUser {
+  session: SessionRow;
+  user: UserRow;
+}
+
+/**
+ * The batched, cache-aside reads of each entity, shared by every request of the app. Per-request
+ * DataLoaders (create-loaders.ts) sit on top of these.
+ */
+export function createCachedSources(deps: { config: Config; db: Database; clock: Clock; logger: Logger; cache: Cache }) {
+  const { config, db, clock, cache } = deps;
+  const { keys } = cache;
+  const logger = deps.logger.child({ component: 'cache' });
+  const notFoundTtlMs = config.CACHE_TTL_NOT_FOUND_SECONDS * 1000;
+  const defaultTtlMs = config.CACHE_TTL_DEFAULT_SECONDS * 1000;
+
+  const users = createCacheAside<string, UserRow>(cache, clock, logger, {
+    kind: 'user',
+    keyOf: keys.user,
+    load: async (ids) => byId(ids, await findUsersByIds(db, ids)),
+    versionOf: (user) => user.version,
+    ttlMs: () => defaultTtlMs,
+    notFoundTtlMs,
+  });
+
+  const contexts = createCacheAside<string, ContextRow>(cache, clock, logger, {
+    kind: 'context',
+    keyOf: keys.context,
+    load: async (ids) => byId(ids, await findContextsByIds(db, ids)),
+    versionOf: (context) => context.version,
+    ttlMs: () => defaultTtlMs,
+    notFoundTtlMs,
+  });
+
+  const isLive = (memory: MemoryRow) => memory.expiresAt === null || memory.expiresAt > clock.now();
+  const memories = createCacheAside<string, MemoryRow>(cache, clock, logger, {
+    kind: 'memory',
+    keyOf: keys.memory,
+    load: async (ids) => byId(ids, await findMemoriesByIds(db, ids, clock.now())),
+    versionOf: (memory) => memory.version,
+    // A memory that expires is never served past its expiry, from any tier.
+    ttlMs: (memory) =>
+      Math.min(config.CACHE_TTL_MEMORY_SECONDS * 1000, memory.expiresAt ? memory.expiresAt.getTime() - clock.now().getTime() : Infinity),
+    usable: isLive,
+    notFoundTtlMs,
+  });
+
+  const sessions = createCacheAside<string, SessionWithUser>(cache, clock, logger, {
+    kind: 'session',
+    keyOf: keys.session,
+    load: async (hashes) => {
+      const found = new Map((await findSessionsByTokenHashes(db, hashes)).map((row) => [row.session.tokenHash, row]));
+      return hashes.map((hash) => found.get(hash) ?? null);
+    },
+    // Each write-back of last_seen_at makes a newer copy.
+    versionOf: ({ session }) => session.lastSeenAt.getTime(),
+    ttlMs: ({ session }) =>
+      Math.min(config.CACHE_TTL_SESSION_SECONDS * 1000, session.expiresAt.getTime() - clock.now().getTime()),
+    notFoundTtlMs,
+  });
+
+  const scoreTtlMs = config.CACHE_TTL_SCORE_SECONDS * 1000;
+  const scores = createCacheAside<ScoreKey, RelevanceScoreModel>(cache, clock, logger, {
+    kind: 'score',
+    keyOf: (key) => keys.score(key.userId, key.contextId, key.memoryId),
+    variantOf: (key) => `${key.memoryVersion}.${key.contextVersion}`,
+    load: async (scoreKeys) => {
+      const at = clock.now();
+      const results: Array<RelevanceScoreModel | null> = [];
+      for (const [userId, group] of groupBy(scoreKeys.map((key, index) => ({ key, index })), (entry) => entry.key.userId)) {
+        const rows = await scoreAgainstContexts(
+          db,
+          { userId, at, params: scoreParams(config.RELEVANCE_RECENCY_HALF_LIFE_HOURS) },
+          group.map(({ key }) => key),
+        );
+        const found = new Map(rows.map((row) => [`${row.contextId}:${row.memoryId}`, row]));
+        for (const { key, index } of group) {
+          const row = found.get(`${key.contextId}:${key.memoryId}`);
+          results[index] = row
+            ? {
+                id: relevanceScoreId(userId, key.contextId, key.memoryId),
+                userId,
+                contextId: key.contextId,
+                memoryId: key.memoryId,
+                memoryVersion: row.memoryVersion,
+                contextVersion: row.contextVersion,
+                score: row.score,
+                breakdown: breakdownOf(row),
+                computedAt: at,
+              }
+            : null;
+        }
+      }
+      return results;
+    },
+    // Both versions only grow, so their sum grows with any write to either.
+    versionOf: (score) => score.memoryVersion + score.contextVersion,
+    usable: (score, key) => score.memoryVersion === key.memoryVersion && score.contextVersion === key.contextVersion,
+    ttlMs: () => scoreTtlMs,
+    refreshAfterMs: scoreTtlMs - config.CACHE_SCORE_STALE_SECONDS * 1000,
+    leaseMs: config.CACHE_SCORE_LEASE_MS,
+    notFoundTtlMs,
+  });
+
+  return { users, contexts, memories, sessions, scores };
+}
+
+export type CachedSources = ReturnType<typeof createCachedSources>;
