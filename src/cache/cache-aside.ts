@@ -61,6 +61,7 @@ export function createCacheAside<K, V>(
 
   const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
     if (keys.length === 0) return [];
+    cache.metrics.loads.inc({ kind: spec.kind }, keys.length);
     const values = await spec.load(keys);
     const writtenAt = clock.now().getTime();
     await cache.tiers.write(values.map((value, index) => ({ key: cacheKeys[index]!, ...encode(value, writtenAt) })));

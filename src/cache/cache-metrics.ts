@@ -13,6 +13,12 @@ export function createCacheMetrics(registry: Registry) {
       labelNames: ['kind', 'tier', 'result'] as const,
       registers,
     }),
+    loads: new Counter({
+      name: 'recall_cache_source_loads_total',
+      help: 'Entities read from PostgreSQL because the cache could not answer, by kind.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     errors: new Counter({
       name: 'recall_cache_errors_total',
       help: 'Failed cache operations by tier and operation; a failure is a miss, never a failed request.',

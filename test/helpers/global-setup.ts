@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
@@ -5,27 +6,52 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** The PostgreSQL server the integration tests also run against, or null when none answers. */
     postgresUrl: string | null;
+    /** The Redis server the cache tests also run against, or null when none answers. */
+    redisUrl: string | null;
   }
 }
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /**
  * Every behaviour runs on embedded PGlite; it runs on a real PostgreSQL too when one answers.
  * With RECALL_REQUIRE_SERVICES=1 (as in .ci/run) a missing server fails the run instead.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  project.provide('postgresUrl', await probePostgres());
+  project.provide('redisUrl', await probeRedis());
+}
+
+function leftOut(what: string): null {
+  if (process.env['RECALL_REQUIRE_SERVICES'] === '1') throw new Error(`${what}; .ci/run requires it.`);
+  console.warn(`\n!! ${what}: the runs of the tests that need it are LEFT OUT.\n`);
+  return null;
+}
+
+async function probeRedis(): Promise<string | null> {
+  const url = process.env['TEST_REDIS_URL'] || DEFAULT_REDIS_URL;
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await client.connect();
+    await client.ping();
+    return url;
+  } catch (error) {
+    return leftOut(`Redis at ${url.replace(/\/\/[^@]*@/, '//')} did not answer (${(error as Error).message})`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function probePostgres(): Promise<string | null> {
   const url = process.env['TEST_DATABASE_URL'] || DEFAULT_URL;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
-    project.provide('postgresUrl', url);
+    return url;
   } catch (error) {
-    const why = `PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} did not answer (${(error as Error).message})`;
-    if (process.env['RECALL_REQUIRE_SERVICES'] === '1') throw new Error(`${why}; .ci/run requires it.`);
-    console.warn(`\n!! ${why}: the PostgreSQL runs of the integration tests are LEFT OUT; PGlite runs only.\n`);
-    project.provide('postgresUrl', null);
+    return leftOut(`PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} did not answer (${(error as Error).message})`);
   } finally {
     await client.end().catch(() => undefined);
   }

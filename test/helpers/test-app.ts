@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
 import { createCache, type Cache } from '../../src/cache/cache.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
 
@@ -50,10 +51,12 @@ export interface TestAppOptions {
   redisUrl?: string;
   /** Share this database (another app instance of the same deployment) instead of a new one. */
   database?: TestDatabase;
+  /** Wraps the database the app uses (not the test's own handle), e.g. to slow some reads down. */
+  wrapDatabase?: (db: Database) => Database;
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { env = {}, redisUrl, database: shared } = options;
+  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db } = options;
   const database = shared ?? (await createTestDatabase(backend, env));
   const logger = pino({ level: 'silent' });
   const config = redisUrl
@@ -62,7 +65,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
   const registry = new Registry();
   const cache = await createCache(config, registry, logger);
   const clock = createTestClock();
-  const app = createApp({ config, db: database.db, cache, registry, clock, logger });
+  const app = createApp({ config, db: wrapDatabase(database.db), cache, registry, clock, logger });
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const response = await app.yoga.fetch('http://recall.test/graphql', {
