@@ -108,7 +108,7 @@ export async function createRedisCache(config: Config, registry: Registry, logge
   });
   const tiers = createTieredCache({ l1, l2, l1TtlMs });
   const inflight = new Map<string, Promise<unknown>>();
-  const bus: InvalidationBus = await createInvalidationBus({
+  const bus: InvalidationBus = createInvalidationBus({
     publisher: client,
     subscriber,
     channel: keys.invalidationChannel,

@@ -32,7 +32,7 @@ export interface InvalidationBusOptions {
  * or after a short timeout; it never throws. A subscriber that reconnects drops its whole L1,
  * since it may have missed messages meanwhile.
  */
-export async function createInvalidationBus(options: InvalidationBusOptions) {
+export function createInvalidationBus(options: InvalidationBusOptions) {
   const echoes = new Map<string, () => void>();
   let connectedBefore = false;
 
@@ -57,9 +57,10 @@ export async function createInvalidationBus(options: InvalidationBusOptions) {
       options.logger.error({ err: error }, 'could not apply a remote invalidation');
     });
   });
-  await options.subscriber.subscribe(options.channel).catch((error: unknown) => {
-    // ioredis subscribes again by itself once Redis is reachable.
-    options.logger.warn({ err: error }, 'could not subscribe to invalidations yet');
+  // Not awaited: while Redis is away the command waits in the subscriber's queue, and start-up
+  // must not wait for it. ioredis subscribes again by itself after every reconnect.
+  options.subscriber.subscribe(options.channel).catch((error: unknown) => {
+    options.logger.warn({ err: error }, 'could not subscribe to invalidations');
   });
 
   return {
@@ -86,4 +87,4 @@ export async function createInvalidationBus(options: InvalidationBusOptions) {
   };
 }
 
-export type InvalidationBus = Awaited<ReturnType<typeof createInvalidationBus>>;
+export type InvalidationBus = ReturnType<typeof createInvalidationBus>;

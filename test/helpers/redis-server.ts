@@ -22,6 +22,8 @@ export async function startRedisServer(port: number): Promise<{ url: string; sto
   );
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // Refused connections are expected until the server listens; connect() reports them too.
+  probe.on('error', () => undefined);
   for (let attempt = 0; ; attempt++) {
     try {
       await probe.connect();
