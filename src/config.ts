@@ -83,8 +83,8 @@ const cache = z.object({
   CACHE_SCORE_STALE_SECONDS: seconds.default(60),
   /** How long one instance may hold the lease to compute a missing score, in ms. Default: 2000. */
   CACHE_SCORE_LEASE_MS: positiveInt.default(2_000),
-  /** Entries of the in-process tier in front of Redis. Default: 10000. */
-  CACHE_L1_MAX_ENTRIES: positiveInt.default(10_000),
+  /** Entries of the in-process tier in front of Redis; 0 turns that tier off. Default: 10000. */
+  CACHE_L1_MAX_ENTRIES: z.coerce.number().int().min(0).default(10_000),
   /** Lifetime of an in-process entry in front of Redis, in seconds (a bound on cross-instance staleness if an invalidation message is lost). Default: 30. */
   CACHE_L1_TTL_SECONDS: seconds.default(30),
   /** Entries of the in-process cache when REDIS_URL is unset. Default: 100000. */

@@ -84,7 +84,10 @@ export async function createRedisCache(config: Config, registry: Registry, logge
   });
   const redis = createRedisStore(client, metrics);
   const l1TtlMs = config.CACHE_L1_TTL_SECONDS * 1000;
-  const l1 = createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs });
+  const l1 =
+    config.CACHE_L1_MAX_ENTRIES > 0
+      ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs })
+      : null;
 
   let breaker: CircuitBreaker | undefined;
   const l2 = createFailOpenStore({
@@ -102,22 +105,22 @@ export async function createRedisCache(config: Config, registry: Registry, logge
     onChange: (open) => {
       metrics.circuitOpen.set(open ? 1 : 0);
       // Other instances' invalidations may have been missed while Redis was away.
-      if (!open) l1.clear();
+      if (!open) l1?.clear();
     },
     logger: log,
   });
-  const tiers = createTieredCache({ l1, l2, l1TtlMs });
+  const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs }) : singleTier(l2);
   const inflight = new Map<string, Promise<unknown>>();
   const bus: InvalidationBus = createInvalidationBus({
     publisher: client,
     subscriber,
     channel: keys.invalidationChannel,
     instanceId: randomUUID(),
-    onRemote: (writes) => {
+    onRemote: async (writes) => {
       forgetInflight(inflight, writes);
-      return l1.putMany(writes);
+      await l1?.putMany(writes);
     },
-    onResync: () => l1.clear(),
+    onResync: () => l1?.clear(),
     echoTimeoutMs: 100,
     metrics,
     logger: log,
@@ -160,7 +163,7 @@ export async function createRedisCache(config: Config, registry: Registry, logge
     },
     async clear() {
       await flushNamespace(client, keys.prefix);
-      l1.clear();
+      l1?.clear();
       inflight.clear();
     },
     async close() {
