@@ -37,7 +37,9 @@ const LEASE_POLL_MS = 20;
 export interface CacheAside<K, V> {
   /** A DataLoader batch function. */
   load(keys: readonly K[]): Promise<Array<V | null>>;
-  /** Writes a value just written to the source through to the cache (guarded by its version). */
+  /** The cache write that stores `value` for `key` (for writing through, or publishing). */
+  entry(key: K, value: V): CacheWrite;
+  /** Writes a value just written to the source through to this instance's tiers (guarded by its version). */
   remember(key: K, value: V): Promise<void>;
 }
 
@@ -185,10 +187,12 @@ export function createCacheAside<K, V>(
     return Promise.all(flightKeys.map((flightKey) => shared.get(flightKey)!));
   };
 
+  const entry = (key: K, value: V): CacheWrite => ({ key: spec.keyOf(key), ...encode(value, clock.now().getTime()) });
   return {
     load,
+    entry,
     async remember(key, value) {
-      await cache.tiers.write([{ key: spec.keyOf(key), ...encode(value, clock.now().getTime()) }]);
+      await cache.tiers.write([entry(key, value)]);
     },
   };
 }

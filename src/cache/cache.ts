@@ -31,8 +31,9 @@ export interface Cache {
   acquireLeases(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
   releaseLeases(keys: readonly string[]): Promise<void>;
   /**
-   * Writes tombstones (or deletions) for what a committed write made stale, in Redis and in
-   * this instance's L1, and tells the other instances to drop theirs. Never throws.
+   * Supersedes what a committed write made stale, in Redis and in this instance's L1, and has
+   * every other instance apply the same to its L1: tombstones, "not found" for deletions, or
+   * the new value itself (write-through). All are version-guarded. Never throws.
    */
   invalidate(kind: CacheKind, writes: CacheWrite[]): Promise<void>;
   health(): Promise<RedisHealth>;
@@ -109,7 +110,6 @@ export async function createRedisCache(config: Config, registry: Registry, logge
     },
     logger: log,
   });
-  const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs }) : singleTier(l2);
   const inflight = new Map<string, Promise<unknown>>();
   const bus: InvalidationBus = createInvalidationBus({
     publisher: client,
@@ -125,6 +125,7 @@ export async function createRedisCache(config: Config, registry: Registry, logge
     metrics,
     logger: log,
   });
+  const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs, l1Coherent: bus.isListening }) : singleTier(l2);
 
   return {
     mode: 'redis',

@@ -18,7 +18,7 @@ export interface InvalidationBusOptions {
   instanceId: string;
   /** Applies another instance's invalidations to this instance's L1. */
   onRemote(writes: CacheWrite[]): Promise<void>;
-  /** Called when messages may have been missed (after a reconnect): L1 must be dropped. */
+  /** Called when listening (re)starts, as messages may have been missed: L1 must be dropped. */
   onResync(): void;
   /** How long `publish` waits to see its own message come back. */
   echoTimeoutMs: number;
@@ -29,16 +29,26 @@ export interface InvalidationBusOptions {
 /**
  * Tells every instance which L1 entries a write made stale, over Redis pub/sub. `publish`
  * resolves once its own message has come back (Redis has then handed it to every subscriber),
- * or after a short timeout; it never throws. A subscriber that reconnects drops its whole L1,
- * since it may have missed messages meanwhile.
+ * or after a short timeout; it never throws. `isListening` is false whenever messages could be
+ * missed (before the subscription is confirmed, and from a disconnect until it is again); the
+ * L1 must not answer then, and is dropped whenever listening starts.
  */
 export function createInvalidationBus(options: InvalidationBusOptions) {
   const echoes = new Map<string, () => void>();
-  let connectedBefore = false;
+  let listening = false;
 
+  // On every (re)connection: subscribe, then trust the L1 again from an empty start.
   options.subscriber.on('ready', () => {
-    if (connectedBefore) options.onResync();
-    connectedBefore = true;
+    options.subscriber.subscribe(options.channel).then(
+      () => {
+        options.onResync();
+        listening = true;
+      },
+      (error: unknown) => options.logger.warn({ err: error }, 'could not subscribe to invalidations'),
+    );
+  });
+  options.subscriber.on('close', () => {
+    listening = false;
   });
   options.subscriber.on('message', (channel: string, text: string) => {
     if (channel !== options.channel) return;
@@ -57,13 +67,8 @@ export function createInvalidationBus(options: InvalidationBusOptions) {
       options.logger.error({ err: error }, 'could not apply a remote invalidation');
     });
   });
-  // Not awaited: while Redis is away the command waits in the subscriber's queue, and start-up
-  // must not wait for it. ioredis subscribes again by itself after every reconnect.
-  options.subscriber.subscribe(options.channel).catch((error: unknown) => {
-    options.logger.warn({ err: error }, 'could not subscribe to invalidations');
-  });
-
   return {
+    isListening: () => listening,
     async publish(writes: CacheWrite[]): Promise<void> {
       if (writes.length === 0) return;
       const id = randomUUID();

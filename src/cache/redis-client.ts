@@ -27,6 +27,8 @@ export function createRedisClient(options: RedisClientOptions): Redis {
     enableOfflineQueue: options.offlineQueue ?? false,
     maxRetriesPerRequest: options.offlineQueue ? null : 0,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    // Subscriptions are renewed by their owner on 'ready', which must know when they hold.
+    autoResubscribe: false,
   });
   let healthy = false;
   client.on('ready', () => {

@@ -7,10 +7,19 @@ import type { CacheRead, CacheStore, CacheWrite, TieredCache } from './store.js'
  * back-fill L1 with what Redis had; writes go to Redis, then to L1. L1 applies the version
  * guard too, so a back-fill of an old value cannot land over a newer tombstone.
  */
-export function createTieredCache(options: { l1: MemoryStore; l2: CacheStore; l1TtlMs: number }): TieredCache {
+export function createTieredCache(options: {
+  l1: MemoryStore;
+  l2: CacheStore;
+  l1TtlMs: number;
+  /** False while invalidations from other instances could be missed: L1 is then left out. */
+  l1Coherent(): boolean;
+}): TieredCache {
   const { l1, l2 } = options;
   return {
     async read(keys) {
+      if (!options.l1Coherent()) {
+        return (await l2.getMany(keys)).map((raw) => ({ raw, tier: raw === null ? null : 'redis' }));
+      }
       const reads: CacheRead[] = (await l1.getMany(keys)).map((raw) => ({ raw, tier: raw === null ? null : 'l1' }));
       const missing = keys.filter((_, index) => reads[index]!.raw === null);
       if (missing.length === 0) return reads;
@@ -30,7 +39,7 @@ export function createTieredCache(options: { l1: MemoryStore; l2: CacheStore; l1
     },
     async write(writes) {
       await l2.putMany(writes);
-      await l1.putMany(writes);
+      if (options.l1Coherent()) await l1.putMany(writes);
     },
   };
 }

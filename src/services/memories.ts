@@ -7,11 +7,9 @@ import type {
   UpdateMemoryInput,
 } from '../__generated__/resolvers-types.js';
 import type { Config } from '../config.js';
-import type { Queryable } from '../db/database.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
-import { gone, stale } from '../cache/invalidation.js';
+import { gone } from '../cache/invalidation.js';
 import { isForeignKeyViolation } from '../db/database.js';
-import { insertMemoryEvents } from '../db/repositories/memory-events.js';
 import * as repo from '../db/repositories/memories.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
@@ -120,9 +118,8 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
   const context = await visibleContext(ctx, parsed.value.contextId);
   if (!context) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
 
-  const insert = ctx.deps.db.transaction(async (tx) => {
-    const rows = await repo.insertMemories(
-      tx,
+  const insert = repo.insertMemories(
+      ctx.deps.db,
       parsed.value.items.map((item) => ({
         id: ctx.deps.newId('mem'),
         contextId: context.id,
@@ -134,11 +131,9 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
         importance: item.importance,
         createdAt: now,
         expiresAt: item.expiresAt ?? null,
+        event: writeEvent(ctx),
       })),
     );
-    await recordEvents(ctx, tx, rows.map((row) => ({ type: 'ADDED', memory: row, previousContent: null, content: row.content })));
-    return rows;
-  });
   // The context may be deleted between the check above and the insert.
   const memories = await insert.catch((error: unknown) => {
     if (isForeignKeyViolation(error)) return null;
@@ -180,19 +175,11 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
     return { memory: current, context, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
 
-  const updated = await ctx.deps.db.transaction(async (tx) => {
-    const result = await repo.updateMemory(tx, id, changes, expectedVersion ?? null, now);
-    if (result) {
-      await recordEvents(ctx, tx, [
-        { type: 'UPDATED', memory: result.after, previousContent: result.before.content, content: result.after.content },
-      ]);
-    }
-    return result?.after ?? null;
-  });
+  const updated = (await repo.updateMemory(ctx.deps.db, id, changes, expectedVersion ?? null, now, writeEvent(ctx)))?.after;
   ctx.loaders.forgetMemory(id);
   if (updated) {
-    const { cache } = ctx.deps;
-    await cache.invalidate('memory', [stale(cache.keys.memory(id), updated.version, now)]);
+    // Written through: the next read, on any instance, is a hit on the new version.
+    await ctx.deps.cache.invalidate('memory', [ctx.deps.sources.memories.entry(id, updated)]);
     ctx.loaders.memory.prime(id, updated);
     return { memory: updated, context, errors: [] };
   }
@@ -205,11 +192,7 @@ export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput
   const current = await visibleMemory(ctx, input.id);
   const missing = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
   if (!current) return missing;
-  const deleted = await ctx.deps.db.transaction(async (tx) => {
-    const row = await repo.deleteMemory(tx, current.id, ctx.deps.clock.now());
-    if (row) await recordEvents(ctx, tx, [{ type: 'DELETED', memory: row, previousContent: row.content, content: null }]);
-    return row;
-  });
+  const deleted = await repo.deleteMemory(ctx.deps.db, current.id, ctx.deps.clock.now(), writeEvent(ctx));
   ctx.loaders.forgetMemory(current.id);
   if (!deleted) return missing;
   const { cache } = ctx.deps;
@@ -217,28 +200,7 @@ export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput
   return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
 }
 
-interface Write {
-  type: MemoryEventRow['type'];
-  memory: MemoryRow;
-  previousContent: string | null;
-  content: string | null;
-}
-
-function recordEvents(ctx: GraphQLContext, tx: Queryable, writes: Write[]): Promise<void> {
-  const occurredAt = ctx.deps.clock.now();
-  return insertMemoryEvents(
-    tx,
-    writes.map(({ type, memory, previousContent, content }) => ({
-      id: ctx.deps.newId('evt'),
-      memoryId: memory.id,
-      contextId: memory.contextId,
-      ownerId: memory.ownerId,
-      actorId: ctx.viewer?.user.id ?? null,
-      type,
-      version: memory.version,
-      previousContent,
-      content,
-      occurredAt,
-    })),
-  );
+/** The history event a write records: its id and who made it. */
+function writeEvent(ctx: GraphQLContext): repo.WriteEvent {
+  return { id: ctx.deps.newId('evt'), actorId: ctx.viewer?.user.id ?? null };
 }

@@ -6,6 +6,10 @@ export const MEMORY_COLUMNS = `m.id, m.context_id AS "contextId", m.owner_id AS 
   m.metadata, m.importance, m.version, m.created_at AS "createdAt", m.updated_at AS "updatedAt",
   m.expires_at AS "expiresAt"`;
 
+/** The columns of MEMORY_COLUMNS, selected again from a CTE that holds them. */
+const RETURNED = `id, "contextId", "ownerId", content, kind, tags, metadata, importance, version, "createdAt",
+  "updatedAt", "expiresAt"`;
+
 /** Memories past their expiry behave as if they did not exist; `now` is a parameter placeholder. */
 export const liveMemory = (now: string): string => `(m.expires_at IS NULL OR m.expires_at > ${now})`;
 
@@ -50,10 +54,30 @@ export function pageMemoriesOfContexts(
 
 export type NewMemoryRow = Omit<MemoryRow, 'version' | 'updatedAt'>;
 
-/** Inserts a batch in one statement; rows come back in input order. */
-export function insertMemories(db: Queryable, rows: readonly NewMemoryRow[]): Promise<MemoryRow[]> {
+/** Who made a write, and the id of the history event that records it. */
+export interface WriteEvent {
+  id: string;
+  actorId: string | null;
+}
+
+/**
+ * The history event of each row a statement wrote, inserted by the same statement (a
+ * data-modifying CTE), so that a write and its history need no transaction round trips.
+ */
+const recordEvents = (type: 'ADDED' | 'UPDATED' | 'DELETED', source: string, previous: string, current: string) => `
+  INSERT INTO memory_events (id, memory_id, context_id, owner_id, actor_id, type, version, old_content, new_content, occurred_at)
+  SELECT w.event_id, w.id, w."contextId", w."ownerId", w.actor_id, '${type}', w.version, ${previous}, ${current}, w.at
+  FROM ${source} w`;
+
+/** Inserts a batch and its ADDED events in one statement; rows come back in input order. */
+export function insertMemories(
+  db: Queryable,
+  rows: ReadonlyArray<NewMemoryRow & { event: WriteEvent }>,
+): Promise<MemoryRow[]> {
   const items = rows.map((row, position) => ({
     position,
+    event_id: row.event.id,
+    actor_id: row.event.actorId,
     id: row.id,
     context_id: row.contextId,
     owner_id: row.ownerId,
@@ -67,17 +91,20 @@ export function insertMemories(db: Queryable, rows: readonly NewMemoryRow[]): Pr
   }));
   return db.query<MemoryRow>(
     `WITH items AS (
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(position int, id text, context_id text, owner_id text,
-         content text, kind text, tags text[], metadata jsonb, importance float8, created_at timestamptz,
-         expires_at timestamptz)
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(position int, event_id text, actor_id text, id text,
+         context_id text, owner_id text, content text, kind text, tags text[], metadata jsonb, importance float8,
+         created_at timestamptz, expires_at timestamptz)
      ), inserted AS (
        INSERT INTO memories AS m (id, context_id, owner_id, content, kind, tags, metadata, importance,
          created_at, updated_at, expires_at)
        SELECT id, context_id, owner_id, content, kind, tags, metadata, importance, created_at, created_at, expires_at
        FROM items
        RETURNING ${MEMORY_COLUMNS}
-     )
-     SELECT inserted.* FROM inserted JOIN items USING (id) ORDER BY items.position`,
+     ), written AS (
+       SELECT inserted.*, items.event_id, items.actor_id, items.created_at AS at, items.position
+       FROM inserted JOIN items USING (id)
+     ), events AS (${recordEvents('ADDED', 'written', 'NULL', 'w.content')})
+     SELECT ${RETURNED} FROM written ORDER BY position`,
     [JSON.stringify(items)],
   );
 }
@@ -94,8 +121,9 @@ export interface MemoryChanges {
 }
 
 /**
- * Applies the changes if the memory is live and still at `expectedVersion` (when given).
- * Returns the row before and after, or null when the id is unknown, expired or at another version.
+ * Applies the changes, and records the UPDATED event, if the memory is live and still at
+ * `expectedVersion` (when given); one statement. Returns the content before and the row
+ * after, or null when the id is unknown, expired or at another version.
  */
 export async function updateMemory(
   db: Queryable,
@@ -103,13 +131,14 @@ export async function updateMemory(
   changes: MemoryChanges,
   expectedVersion: number | null,
   now: Date,
-): Promise<{ before: MemoryRow; after: MemoryRow } | null> {
-  const rows = await db.query<{ before: MemoryRow; after: MemoryRow }>(
+  event: WriteEvent,
+): Promise<{ previousContent: string; after: MemoryRow } | null> {
+  const rows = await db.query<MemoryRow & { previousContent: string }>(
     `WITH before AS (
-       SELECT ${MEMORY_COLUMNS} FROM memories m
+       SELECT m.id, m.content FROM memories m
        WHERE m.id = $1 AND ${liveMemory('$2')} AND ($3::int IS NULL OR m.version = $3)
        FOR UPDATE
-     ), after AS (
+     ), updated AS (
        UPDATE memories AS m SET
          content = COALESCE($4, m.content),
          kind = COALESCE($5, m.kind),
@@ -120,9 +149,11 @@ export async function updateMemory(
          version = m.version + 1,
          updated_at = $2
        FROM before WHERE m.id = before.id
-       RETURNING ${MEMORY_COLUMNS}
-     )
-     SELECT row_to_json(before.*) AS before, row_to_json(after.*) AS after FROM before, after`,
+       RETURNING ${MEMORY_COLUMNS}, before.content AS "previousContent"
+     ), written AS (
+       SELECT updated.*, $12::text AS event_id, $13::text AS actor_id, $2::timestamptz AS at FROM updated
+     ), events AS (${recordEvents('UPDATED', 'written', 'w."previousContent"', 'w.content')})
+     SELECT ${RETURNED}, "previousContent" FROM written`,
     [
       id,
       now,
@@ -135,27 +166,29 @@ export async function updateMemory(
       changes.importance ?? null,
       changes.expiresAt !== undefined,
       changes.expiresAt ?? null,
+      event.id,
+      event.actorId,
     ],
   );
   const row = rows[0];
-  return row ? { before: reviveMemory(row.before), after: reviveMemory(row.after) } : null;
+  if (!row) return null;
+  const { previousContent, ...after } = row;
+  return { previousContent, after };
 }
 
-/** Deletes a live memory and returns it as it was, or null when the id is unknown or expired. */
-export async function deleteMemory(db: Queryable, id: string, now: Date): Promise<MemoryRow | null> {
+/**
+ * Deletes a live memory and records the DELETED event in one statement; returns the memory
+ * as it was, or null when the id is unknown or expired.
+ */
+export async function deleteMemory(db: Queryable, id: string, now: Date, event: WriteEvent): Promise<MemoryRow | null> {
   const rows = await db.query<MemoryRow>(
-    `DELETE FROM memories m WHERE m.id = $1 AND ${liveMemory('$2')} RETURNING ${MEMORY_COLUMNS}`,
-    [id, now],
+    `WITH deleted AS (
+       DELETE FROM memories m WHERE m.id = $1 AND ${liveMemory('$2')} RETURNING ${MEMORY_COLUMNS}
+     ), written AS (
+       SELECT deleted.*, $3::text AS event_id, $4::text AS actor_id, $2::timestamptz AS at FROM deleted
+     ), events AS (${recordEvents('DELETED', 'written', 'w.content', 'NULL')})
+     SELECT ${RETURNED} FROM written`,
+    [id, now, event.id, event.actorId],
   );
   return rows[0] ?? null;
-}
-
-/** row_to_json turns timestamps into strings; bring them back to Dates. */
-function reviveMemory(row: MemoryRow): MemoryRow {
-  return {
-    ...row,
-    createdAt: new Date(row.createdAt),
-    updatedAt: new Date(row.updatedAt),
-    expiresAt: row.expiresAt === null ? null : new Date(row.expiresAt),
-  };
 }
