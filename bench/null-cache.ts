@@ -12,7 +12,7 @@ export function createNullCache(prefix: string): Cache {
     mode: 'memory',
     keys: createCacheKeys(prefix),
     metrics: createCacheMetrics(new Registry()),
-    tiers: { read: async (keys) => keys.map(() => ({ raw: null, tier: null })), write: async () => undefined },
+    tiers: { read: async (keys) => keys.map(() => ({ envelope: null, tier: null })), write: async () => undefined },
     // Loads in flight are never shared: each request pays for its own.
     inflight: new (class extends Map<string, Promise<unknown>> {
       override set() {

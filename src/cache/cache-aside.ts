@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Cache } from './cache.js';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { encodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheKind } from './keys.js';
 import type { CacheWrite } from './store.js';
 
@@ -75,8 +75,8 @@ export function createCacheAside<K, V>(
     const reads = await cache.tiers.read(cacheKeys);
     const now = clock.now().getTime();
     const stale: number[] = [];
-    const values = reads.map(({ raw, tier }, index): V | null | undefined => {
-      const envelope = raw === null ? null : decodeEnvelope<V>(raw);
+    const values = reads.map(({ envelope: stored, tier }, index): V | null | undefined => {
+      const envelope = stored as Envelope<V> | null;
       if (envelope?.state === 'n') {
         if (countAs) count(tier!, 'negative');
         return null;

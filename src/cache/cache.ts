@@ -8,7 +8,7 @@ import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js'
 import { createFailOpenStore } from './fail-open-store.js';
 import { createInvalidationBus, type InvalidationBus } from './invalidation-bus.js';
 import { createCacheKeys, type CacheKeys, type CacheKind } from './keys.js';
-import { createMemoryStore } from './memory-store.js';
+import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createRedisClient } from './redis-client.js';
 import { createRedisStore, type RedisStore } from './redis-store.js';
 import { singleTier, type CacheWrite, type TieredCache } from './store.js';
@@ -46,7 +46,7 @@ export interface Cache {
 export function createMemoryCache(config: Config, registry: Registry): Cache {
   const metrics = createCacheMetrics(registry);
   const store = createMemoryStore({ maxEntries: config.CACHE_MEMORY_MAX_ENTRIES, tier: 'memory' });
-  const tiers = singleTier(store);
+  const tiers = memoryTier(store);
   return {
     mode: 'memory',
     keys: createCacheKeys(config.REDIS_KEY_PREFIX),

@@ -1,9 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheStore, CacheTier, CacheWrite } from './store.js';
+import { decodeEnvelope, type Envelope } from './envelope.js';
+import type { CacheRead, CacheStore, CacheTier, CacheWrite, TieredCache } from './store.js';
 
 interface Stored {
   value: string;
   version: number;
+  /** Decoded on first read and kept, frozen: hits then cost no JSON parsing. */
+  envelope?: Envelope<unknown> | null;
 }
 
 /**
@@ -14,10 +17,21 @@ export function createMemoryStore(options: { maxEntries: number; tier: CacheTier
   const lru = new LRUCache<string, Stored>({ max: options.maxEntries, ttlAutopurge: false });
   const cap = (ttlMs: number) => (options.maxTtlMs === undefined ? ttlMs : Math.min(ttlMs, options.maxTtlMs));
 
-  const store: CacheStore & { delete(keys: readonly string[]): void; clear(): void; size(): number } = {
+  const store: CacheStore & {
+    readMany(keys: readonly string[]): CacheRead[];
+    clear(): void;
+  } = {
     tier: options.tier,
     async getMany(keys) {
       return keys.map((key) => lru.get(key)?.value ?? null);
+    },
+    readMany(keys) {
+      return keys.map((key) => {
+        const stored = lru.get(key);
+        if (!stored) return { envelope: null, tier: null };
+        if (stored.envelope === undefined) stored.envelope = deepFreeze(decodeEnvelope(stored.value));
+        return { envelope: stored.envelope, tier: stored.envelope ? options.tier : null };
+      });
     },
     async putMany(writes: readonly CacheWrite[]) {
       for (const write of writes) {
@@ -26,15 +40,28 @@ export function createMemoryStore(options: { maxEntries: number; tier: CacheTier
         lru.set(write.key, { value: write.value, version: write.version }, { ttl: cap(write.ttlMs) });
       }
     },
-    delete(keys) {
-      for (const key of keys) lru.delete(key);
-    },
     clear() {
       lru.clear();
     },
-    size: () => lru.size,
   };
   return store;
 }
 
 export type MemoryStore = ReturnType<typeof createMemoryStore>;
+
+/** The in-process store as the whole cache (no Redis). */
+export function memoryTier(store: MemoryStore): TieredCache {
+  return {
+    read: async (keys) => store.readMany(keys),
+    write: (writes) => store.putMany(writes),
+  };
+}
+
+/** Values shared by every request that hits the entry must not be changed by any of them. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

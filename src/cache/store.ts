@@ -1,3 +1,5 @@
+import { decodeEnvelope, type Envelope } from './envelope.js';
+
 /** Which layer answered: the L1 in front of Redis, Redis, or the in-process cache used without Redis. */
 export type CacheTier = 'l1' | 'redis' | 'memory';
 
@@ -16,9 +18,9 @@ export interface CacheStore {
   putMany(writes: readonly CacheWrite[]): Promise<void>;
 }
 
-/** A raw cached value and the tier it came from; both null on a miss. */
+/** A cached envelope and the tier it came from; both null on a miss (or an unreadable value). */
 export interface CacheRead {
-  raw: string | null;
+  envelope: Envelope<unknown> | null;
   tier: CacheTier | null;
 }
 
@@ -28,11 +30,14 @@ export interface TieredCache {
   write(writes: readonly CacheWrite[]): Promise<void>;
 }
 
-/** A single tier used as the whole cache (no Redis). */
+/** A single tier used as the whole cache: Redis without L1. */
 export function singleTier(store: CacheStore): TieredCache {
   return {
     async read(keys) {
-      return (await store.getMany(keys)).map((raw) => ({ raw, tier: raw === null ? null : store.tier }));
+      return (await store.getMany(keys)).map((raw) => {
+        const envelope = raw === null ? null : decodeEnvelope(raw);
+        return { envelope, tier: envelope ? store.tier : null };
+      });
     },
     write: (writes) => store.putMany(writes),
   };

@@ -1,6 +1,6 @@
 import { decodeEnvelope } from './envelope.js';
 import type { MemoryStore } from './memory-store.js';
-import type { CacheRead, CacheStore, CacheWrite, TieredCache } from './store.js';
+import { singleTier, type CacheRead, type CacheStore, type CacheWrite, type TieredCache } from './store.js';
 
 /**
  * L1 (in-process) in front of L2 (Redis): reads ask L1, then one MGET for what L1 lacks, and
@@ -15,23 +15,22 @@ export function createTieredCache(options: {
   l1Coherent(): boolean;
 }): TieredCache {
   const { l1, l2 } = options;
+  const redisOnly = singleTier(l2);
   return {
     async read(keys) {
-      if (!options.l1Coherent()) {
-        return (await l2.getMany(keys)).map((raw) => ({ raw, tier: raw === null ? null : 'redis' }));
-      }
-      const reads: CacheRead[] = (await l1.getMany(keys)).map((raw) => ({ raw, tier: raw === null ? null : 'l1' }));
-      const missing = keys.filter((_, index) => reads[index]!.raw === null);
+      if (!options.l1Coherent()) return redisOnly.read(keys);
+      const reads: CacheRead[] = l1.readMany(keys);
+      const missing = keys.filter((_, index) => reads[index]!.envelope === null);
       if (missing.length === 0) return reads;
       const fromRedis = await l2.getMany(missing);
       const backFill: CacheWrite[] = [];
       let next = 0;
       for (const [index, read] of reads.entries()) {
-        if (read.raw !== null) continue;
+        if (read.envelope !== null) continue;
         const raw = fromRedis[next++] ?? null;
         const envelope = raw === null ? null : decodeEnvelope(raw);
         if (raw === null || !envelope) continue;
-        reads[index] = { raw, tier: 'redis' };
+        reads[index] = { envelope, tier: 'redis' };
         backFill.push({ key: keys[index]!, value: raw, version: envelope.version, ttlMs: options.l1TtlMs });
       }
       await l1.putMany(backFill);
