@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { YogaInitialContext } from 'graphql-yoga';
-import { authenticate } from './auth/sessions.js';
 import type { AppDeps, RequestContext } from './graphql-context.js';
 import { createLoaders } from './loaders/create-loaders.js';
+import { viewerOf } from './plugins/use-authentication.js';
 
 /** What node:http adds to yoga's context; absent when tests call `yoga.fetch`. */
 export interface ServerContext {
@@ -10,12 +10,12 @@ export interface ServerContext {
 }
 
 /**
- * Builds each request's context: the viewer (an invalid token refuses the request before
- * anything else runs) and a fresh set of loaders, so nothing is memoised across requests.
+ * Builds each request's context: the viewer `useAuthentication` resolved, and a fresh set of
+ * loaders, so nothing is memoised across requests.
  */
 export function createContextFactory(deps: AppDeps) {
-  return async (initial: YogaInitialContext & ServerContext): Promise<RequestContext> => {
-    const viewer = await authenticate(deps, initial.request.headers.get('authorization'));
+  return (initial: YogaInitialContext & ServerContext): RequestContext => {
+    const viewer = viewerOf(initial.request);
     return { deps, viewer, loaders: createLoaders(deps, viewer), clientIp: clientIp(deps, initial) };
   };
 }

@@ -4,6 +4,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AppDeps } from '../graphql-context.js';
+import { useAuthentication } from './use-authentication.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useNulGuard } from './use-nul-guard.js';
 import { useRequestLogger } from './use-request-logger.js';
@@ -23,6 +24,7 @@ export function createPlugins(deps: AppDeps): Plugin[] {
   return [
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
+    useAuthentication(deps),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
