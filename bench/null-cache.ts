@@ -19,6 +19,7 @@ export function createNullCache(prefix: string): Cache {
         return this;
       }
     })(),
+    responses: { get: async () => null, set: async () => undefined, invalidate: async () => undefined, clear: async () => undefined },
     acquireLeases: async (keys) => keys.map(() => true),
     releaseLeases: async () => undefined,
     invalidate: async () => undefined,

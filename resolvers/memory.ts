@@ -14,6 +14,12 @@ export const memoryResolvers: Resolvers = {
     deleteMemory: (_parent, { input }, ctx) => deleteMemory(ctx, input),
   },
   Memory: {
+    // The response cache always selects ids: here every memory of an answer is seen, and one
+    // that expires caps how long the answer may be cached.
+    id: (memory, _args, ctx) => {
+      if (memory.expiresAt) ctx.cacheableUntil.at = Math.min(ctx.cacheableUntil.at, memory.expiresAt.getTime());
+      return memory.id;
+    },
     context: async (memory, _args, ctx) => {
       const context = await ctx.loaders.context.load(memory.contextId);
       if (!context) throw clientError('NOT_FOUND', 'The context of this memory no longer exists.');

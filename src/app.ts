@@ -11,6 +11,7 @@ import type { Database } from './db/database.js';
 import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
 import { createHttpServer } from './http-server.js';
 import { createIdGenerator } from './ids.js';
+import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
 import { createCachedSources } from './loaders/cached-sources.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createLogger } from './observability/logger.js';
@@ -52,7 +53,7 @@ export function createApp(options: AppOptions): App {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(options.config);
   const registry = options.registry ?? new Registry();
-  const cache = options.cache ?? createMemoryCache(options.config, registry);
+  const cache = options.cache ?? createMemoryCache(options.config, registry, clock);
   const deps: AppDeps = {
     config: options.config,
     db: options.db,
@@ -67,10 +68,14 @@ export function createApp(options: AppOptions): App {
       logger,
       flushIntervalMs: options.config.ACCESS_FLUSH_INTERVAL_MS,
     }),
+    responses: cache.responses,
   };
 
   const yoga = createYoga<ServerContext, RequestContext>({
-    schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers }),
+    schema: createSchema<GraphQLContext>({
+      typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(options.config)),
+      resolvers,
+    }),
     context: createContextFactory(deps),
     plugins: createPlugins(deps),
     graphiql: options.config.GRAPHIQL ? { title: 'Recall' } : false,

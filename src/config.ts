@@ -91,6 +91,23 @@ const cache = z.object({
   CACHE_MEMORY_MAX_ENTRIES: positiveInt.default(100_000),
 });
 
+const optionalSeconds = z.coerce.number().int().min(0).optional();
+
+const responseCache = z.object({
+  /** Cache whole query responses, per viewer. Default: true. */
+  RESPONSE_CACHE_ENABLED: flag.default(true),
+  /** Lifetime of a cached response whose types set none (@cacheControl), in seconds. Default: 600. */
+  RESPONSE_CACHE_TTL_SECONDS: seconds.default(600),
+  /** Overrides the SDL's @cacheControl of Memory (3600), in seconds; 0 disables. */
+  RESPONSE_CACHE_TTL_MEMORY_SECONDS: optionalSeconds,
+  /** Overrides the SDL's @cacheControl of RelevanceScore and MemorySearchConnection (900), in seconds. */
+  RESPONSE_CACHE_TTL_SCORE_SECONDS: optionalSeconds,
+  /** Overrides the SDL's @cacheControl of Query.viewer and Session (0: never cached), in seconds. */
+  RESPONSE_CACHE_TTL_VIEWER_SECONDS: optionalSeconds,
+  /** Responses kept in process (the whole response cache without Redis). Default: 10000. */
+  RESPONSE_CACHE_MAX_ENTRIES: positiveInt.default(10_000),
+});
+
 const limits = z.object({
   /** Largest accepted request body, in bytes. Default: 1048576 (1 MiB). */
   MAX_BODY_BYTES: positiveInt.default(1_048_576),
@@ -128,6 +145,7 @@ const schema = server
   .extend(logging.shape)
   .extend(database.shape)
   .extend(cache.shape)
+  .extend(responseCache.shape)
   .extend(limits.shape)
   .extend(auth.shape)
   .extend(relevance.shape)

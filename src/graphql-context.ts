@@ -6,6 +6,7 @@ import type { Database } from './db/database.js';
 import type { SessionRow, UserRow } from './db/rows.js';
 import type { IdGenerator } from './ids.js';
 import type { Cache } from './cache/cache.js';
+import type { ResponseStore } from './cache/response-store.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { Loaders } from './loaders/create-loaders.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** Batched cache-aside reads of each entity, under the per-request loaders. */
   sources: CachedSources;
   accessRecorder: AccessRecorder;
+  /** Whole responses, per viewer; writes invalidate them by entity before replying. */
+  responses: ResponseStore;
 }
 
 /** The authenticated user of a request and the session its token belongs to. */
@@ -36,6 +39,8 @@ export interface RequestContext {
   loaders: Loaders;
   /** Client address, for the session record. */
   clientIp: string | null;
+  /** The response may be cached until then at the latest (the earliest expiry of a memory in it). */
+  cacheableUntil: { at: number };
 }
 
 export type GraphQLContext = YogaInitialContext & RequestContext;

@@ -16,7 +16,13 @@ export interface ServerContext {
 export function createContextFactory(deps: AppDeps) {
   return (initial: YogaInitialContext & ServerContext): RequestContext => {
     const viewer = viewerOf(initial.request);
-    return { deps, viewer, loaders: createLoaders(deps, viewer), clientIp: clientIp(deps, initial) };
+    return {
+      deps,
+      viewer,
+      loaders: createLoaders(deps, viewer),
+      clientIp: clientIp(deps, initial),
+      cacheableUntil: { at: Infinity },
+    };
   };
 }
 

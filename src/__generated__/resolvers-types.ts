@@ -42,6 +42,11 @@ export type AuthPayload = {
   user?: Maybe<User>;
 };
 
+/** Who may share a cached response: PRIVATE ones are cached per viewer only. */
+export type CacheControlScope =
+  | 'PRIVATE'
+  | 'PUBLIC';
+
 /** A named space of memories, e.g. one conversation, project or agent. */
 export type Context = {
   __typename?: 'Context';
@@ -69,6 +74,8 @@ export type ContextMemoriesArgs = {
 export type ContextConnection = {
   __typename?: 'ContextConnection';
   edges: Array<ContextEdge>;
+  /** The id of the user whose contexts these are: a new or deleted context invalidates every cached page. */
+  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -160,6 +167,8 @@ export type MemoryRelevanceArgs = {
 export type MemoryConnection = {
   __typename?: 'MemoryConnection';
   edges: Array<MemoryEdge>;
+  /** The id of the context listed: a change to its memories invalidates every cached page of it. */
+  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -218,6 +227,8 @@ export type MemoryPayload = {
 export type MemorySearchConnection = {
   __typename?: 'MemorySearchConnection';
   edges: Array<MemorySearchEdge>;
+  /** The id of the context searched: a change to its memories invalidates every cached search of it. */
+  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -537,6 +548,7 @@ export type ResolversTypes = ResolversObject<{
   AddMemoriesPayload: ResolverTypeWrapper<Omit<AddMemoriesPayload, 'context' | 'memories'> & { context?: Maybe<ResolversTypes['Context']>, memories: Array<ResolversTypes['Memory']> }>;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'session' | 'user'> & { session?: Maybe<ResolversTypes['Session']>, user?: Maybe<ResolversTypes['User']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CacheControlScope: CacheControlScope;
   Context: ResolverTypeWrapper<ContextRow>;
   ContextConnection: ResolverTypeWrapper<Omit<ContextConnection, 'edges'> & { edges: Array<ResolversTypes['ContextEdge']> }>;
   ContextEdge: ResolverTypeWrapper<Omit<ContextEdge, 'node'> & { node: ResolversTypes['Context'] }>;
@@ -629,6 +641,13 @@ export type ResolversParentTypes = ResolversObject<{
   UserError: UserError;
 }>;
 
+export type CacheControlDirectiveArgs = {
+  maxAge?: Maybe<Scalars['Int']['input']>;
+  scope?: Maybe<CacheControlScope>;
+};
+
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AddMemoriesPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AddMemoriesPayload'] = ResolversParentTypes['AddMemoriesPayload']> = ResolversObject<{
   context?: Resolver<Maybe<ResolversTypes['Context']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -655,6 +674,7 @@ export type ContextResolvers<ContextType = GraphQLContext, ParentType extends Re
 
 export type ContextConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ContextConnection'] = ResolversParentTypes['ContextConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['ContextEdge']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -711,6 +731,7 @@ export type MemoryResolvers<ContextType = GraphQLContext, ParentType extends Res
 
 export type MemoryConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemoryConnection'] = ResolversParentTypes['MemoryConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['MemoryEdge']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -738,6 +759,7 @@ export type MemoryPayloadResolvers<ContextType = GraphQLContext, ParentType exte
 
 export type MemorySearchConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemorySearchConnection'] = ResolversParentTypes['MemorySearchConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['MemorySearchEdge']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -852,3 +874,6 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   UserError?: UserErrorResolvers<ContextType>;
 }>;
 
+export type DirectiveResolvers<ContextType = GraphQLContext> = ResolversObject<{
+  cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+}>;

@@ -9,6 +9,9 @@ import { createFailOpenStore } from './fail-open-store.js';
 import { createInvalidationBus, type InvalidationBus } from './invalidation-bus.js';
 import { createCacheKeys, type CacheKeys, type CacheKind } from './keys.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
+import { createRedisResponseStore } from './redis-response-store.js';
+import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
+import { systemClock, type Clock } from '../clock.js';
 import { createRedisClient } from './redis-client.js';
 import { createRedisStore, type RedisStore } from './redis-store.js';
 import { singleTier, type CacheWrite, type TieredCache } from './store.js';
@@ -25,6 +28,8 @@ export interface Cache {
   readonly keys: CacheKeys;
   readonly metrics: CacheMetrics;
   readonly tiers: TieredCache;
+  /** Whole query responses (the response cache's store). */
+  readonly responses: ResponseStore;
   /** Loads in flight in this process, by cache key, so that concurrent misses share one load. */
   readonly inflight: Map<string, Promise<unknown>>;
   /** Short locks across instances for expensive values; always granted without Redis. */
@@ -43,15 +48,17 @@ export interface Cache {
 }
 
 /** The in-process cache: the whole cache when REDIS_URL is unset. */
-export function createMemoryCache(config: Config, registry: Registry): Cache {
+export function createMemoryCache(config: Config, registry: Registry, clock: Clock = systemClock): Cache {
   const metrics = createCacheMetrics(registry);
   const store = createMemoryStore({ maxEntries: config.CACHE_MEMORY_MAX_ENTRIES, tier: 'memory' });
   const tiers = memoryTier(store);
+  const responses = createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_MAX_ENTRIES, clock, quietMs: quietMs(config) });
   return {
     mode: 'memory',
     keys: createCacheKeys(config.REDIS_KEY_PREFIX),
     metrics,
     tiers,
+    responses,
     inflight: new Map(),
     acquireLeases: async (keys) => keys.map(() => true),
     releaseLeases: async () => undefined,
@@ -64,13 +71,19 @@ export function createMemoryCache(config: Config, registry: Registry): Cache {
     async clear() {
       store.clear();
       this.inflight.clear();
+      await responses.clear();
     },
     close: async () => undefined,
   };
 }
 
 /** Redis shared by every instance, with a small coherent L1 in front of it. */
-export async function createRedisCache(config: Config, registry: Registry, logger: Logger): Promise<Cache> {
+export async function createRedisCache(
+  config: Config,
+  registry: Registry,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<Cache> {
   const url = config.REDIS_URL!;
   const log = logger.child({ component: 'cache' });
   const metrics = createCacheMetrics(registry);
@@ -127,11 +140,22 @@ export async function createRedisCache(config: Config, registry: Registry, logge
   });
   const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs, l1Coherent: bus.isListening }) : singleTier(l2);
 
+  const responses = createRedisResponseStore({
+    client,
+    prefix: keys.prefix,
+    breaker: () => breaker!,
+    metrics,
+    logger: log,
+    clock,
+    quietMs: quietMs(config),
+  });
+
   return {
     mode: 'redis',
     keys,
     metrics,
     tiers,
+    responses,
     inflight,
     async acquireLeases(leaseKeys, ttlMs) {
       if (breaker!.isOpen) return leaseKeys.map(() => true);
@@ -175,9 +199,14 @@ export async function createRedisCache(config: Config, registry: Registry, logge
   };
 }
 
-export function createCache(config: Config, registry: Registry, logger: Logger): Promise<Cache> {
-  return config.REDIS_URL ? createRedisCache(config, registry, logger) : Promise.resolve(createMemoryCache(config, registry));
+export function createCache(config: Config, registry: Registry, logger: Logger, clock: Clock = systemClock): Promise<Cache> {
+  return config.REDIS_URL
+    ? createRedisCache(config, registry, logger, clock)
+    : Promise.resolve(createMemoryCache(config, registry, clock));
 }
+
+/** Longer than any query can run: its statements are cut off at the statement timeout. */
+const quietMs = (config: Config) => config.DATABASE_STATEMENT_TIMEOUT_MS + 1_000;
 
 async function flushNamespace(client: Redis, prefix: string): Promise<void> {
   const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });

@@ -7,6 +7,7 @@ import type { AppDeps } from '../graphql-context.js';
 import { useAuthentication } from './use-authentication.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useNulGuard } from './use-nul-guard.js';
+import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useRequestLogger } from './use-request-logger.js';
 
 /**
@@ -29,5 +30,6 @@ export function createPlugins(deps: AppDeps): Plugin[] {
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
     useNulGuard(),
+    ...useRecallResponseCache({ config, store: deps.responses, clock: deps.clock }),
   ] as Plugin[];
 }

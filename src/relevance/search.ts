@@ -53,5 +53,5 @@ export async function searchMemories(ctx: GraphQLContext, input: SearchMemoriesI
     return { cursor, node: memory, score, breakdown: args.explain ? breakdown : null };
   });
   ctx.deps.accessRecorder.record(viewer.user.id, edges.map((edge) => edge.node.id));
-  return { edges, pageInfo: page.pageInfo };
+  return { id: context.id, edges, pageInfo: page.pageInfo };
 }

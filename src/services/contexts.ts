@@ -11,6 +11,7 @@ import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseInput } from '../validation.js';
+import { responsesOfContext, responsesOfMemories } from './response-invalidation.js';
 import { requireViewer, visibleContext } from './access.js';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200);
@@ -45,7 +46,7 @@ export async function listContexts(ctx: GraphQLContext, args: { first?: number |
     limit: limit + 1,
   });
   for (const row of rows) ctx.loaders.context.prime(row.id, row);
-  return toConnection(rows, limit, idCursor);
+  return { id: viewer.user.id, ...toConnection(rows, limit, idCursor) };
 }
 
 export async function createContext(ctx: GraphQLContext, input: CreateContextInput): Promise<ContextResult> {
@@ -65,6 +66,7 @@ export async function createContext(ctx: GraphQLContext, input: CreateContextInp
     return { context: null, errors: [{ code: 'CONFLICT', message: 'You already have a context with this key.', field: ['key'] }] };
   }
   ctx.loaders.context.prime(row.id, row);
+  await ctx.deps.responses.invalidate([{ typename: 'ContextConnection', id: row.ownerId }]);
   return { context: row, errors: [] };
 }
 
@@ -89,6 +91,7 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
   if (!row) return conflictOrGone(ctx, id, expectedVersion);
   const { cache } = ctx.deps;
   await cache.invalidate('context', [stale(cache.keys.context(id), row.version, now)]);
+  await ctx.deps.responses.invalidate(responsesOfContext(id, row.ownerId));
   ctx.loaders.context.prime(id, row);
   return { context: row, errors: [] };
 }
@@ -113,5 +116,9 @@ export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInp
     'memory',
     deleted.memories.map((memory) => gone(cache.keys.memory(memory.id), memory.version + 1, now)),
   );
+  await ctx.deps.responses.invalidate([
+    ...responsesOfContext(deleted.id, current.ownerId),
+    ...responsesOfMemories(deleted.id, deleted.memories.map((memory) => memory.id)),
+  ]);
   return { deletedContextId: deleted.id, errors: [] };
 }

@@ -15,6 +15,7 @@ import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseArgs, parseInput } from '../validation.js';
+import { responsesOfMemories } from './response-invalidation.js';
 import { requireViewer, visibleContext, visibleMemory } from './access.js';
 
 const MAX_TAGS = 32;
@@ -100,7 +101,7 @@ export async function listMemories(
     limit: limit + 1,
     filter: { kinds: filter?.kinds ?? null, tags: filter?.tags ?? null, minImportance: filter?.minImportance ?? null },
   });
-  return toConnection(rows, limit, idCursor);
+  return { id: context.id, ...toConnection(rows, limit, idCursor) };
 }
 
 /** `memory(id)`: a direct fetch counts as one retrieval for the access-frequency factor. */
@@ -144,6 +145,7 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
     ctx.loaders.forgetMemory(row.id);
     ctx.loaders.memory.prime(row.id, row);
   }
+  await ctx.deps.responses.invalidate(responsesOfMemories(context.id));
   return { memories, context, errors: [] };
 }
 
@@ -180,6 +182,7 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
   if (updated) {
     // Written through: the next read, on any instance, is a hit on the new version.
     await ctx.deps.cache.invalidate('memory', [ctx.deps.sources.memories.entry(id, updated)]);
+    await ctx.deps.responses.invalidate(responsesOfMemories(updated.contextId, [id]));
     ctx.loaders.memory.prime(id, updated);
     return { memory: updated, context, errors: [] };
   }
@@ -197,6 +200,7 @@ export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput
   if (!deleted) return missing;
   const { cache } = ctx.deps;
   await cache.invalidate('memory', [gone(cache.keys.memory(deleted.id), deleted.version + 1, ctx.deps.clock.now())]);
+  await ctx.deps.responses.invalidate(responsesOfMemories(deleted.contextId, [deleted.id]));
   return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
 }
 

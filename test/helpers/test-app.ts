@@ -63,8 +63,8 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     ? loadConfig({ ...configEnv(database.config), ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: env['REDIS_KEY_PREFIX'] ?? `recall-test:${randomBytes(6).toString('hex')}:` })
     : database.config;
   const registry = new Registry();
-  const cache = await createCache(config, registry, logger);
   const clock = createTestClock();
+  const cache = await createCache(config, registry, logger, clock);
   const app = createApp({ config, db: wrapDatabase(database.db), cache, registry, clock, logger });
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {

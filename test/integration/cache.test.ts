@@ -46,7 +46,9 @@ describe.each(modes)('cache-aside ($name)', ({ backend, redisUrl }) => {
   let memoryIds: string[];
 
   beforeAll(async () => {
-    t = await createTestApp(backend, redisUrl ? { redisUrl } : {});
+    // This layer on its own: whole responses would otherwise answer the repeated reads.
+    const env = { RESPONSE_CACHE_ENABLED: 'false' };
+    t = await createTestApp(backend, redisUrl ? { redisUrl, env } : { env });
     ({ user, contextId, memoryIds } = await seed(t));
   });
   afterAll(() => t.close());
