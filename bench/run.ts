@@ -76,6 +76,8 @@ async function start(mode: Mode, db: Database, index: number): Promise<Running> 
     REDIS_KEY_PREFIX: `recall-bench:${run}:${index}:`,
     MAX_QUERY_ALIASES: '100',
     MAX_QUERY_TOKENS: '5000',
+    // This benchmark measures the layers under the response cache, which would answer repeats.
+    RESPONSE_CACHE_ENABLED: 'false',
     ...mode.env,
   });
   const registry = new Registry();
