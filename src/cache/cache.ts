@@ -13,7 +13,7 @@ import { createRedisResponseStore } from './redis-response-store.js';
 import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createRedisClient } from './redis-client.js';
-import { createRedisStore, type RedisStore } from './redis-store.js';
+import { createRedisStore } from './redis-store.js';
 import { singleTier, type CacheWrite, type TieredCache } from './store.js';
 import { createTieredCache } from './tiered-store.js';
 

@@ -7,7 +7,7 @@ import type {
   UpdateMemoryInput,
 } from '../__generated__/resolvers-types.js';
 import type { Config } from '../config.js';
-import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
+import type { ContextRow, MemoryRow } from '../db/rows.js';
 import { gone } from '../cache/invalidation.js';
 import { isForeignKeyViolation } from '../db/database.js';
 import * as repo from '../db/repositories/memories.js';
@@ -112,7 +112,7 @@ export async function getMemory(ctx: GraphQLContext, id: string): Promise<Memory
 }
 
 export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) {
-  const viewer = requireViewer(ctx);
+  requireViewer(ctx);
   const now = ctx.deps.clock.now();
   const parsed = parseInput(addInput(ctx.deps.config, now), input);
   if (!parsed.ok) return { memories: [], context: null, errors: parsed.errors };
