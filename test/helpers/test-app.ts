@@ -106,6 +106,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
       return token;
     },
     async countStatements(work) {
+      await app.deps.accessRecorder.flush();
       database.statements.length = 0;
       await work();
       return [...database.statements];

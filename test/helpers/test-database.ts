@@ -28,7 +28,16 @@ export interface TestDatabase {
 export async function createTestDatabase(backend: Backend, env: Record<string, string> = {}): Promise<TestDatabase> {
   const schema = `recall_test_${randomBytes(6).toString('hex')}`;
   const url = backend === 'postgres' ? inject('postgresUrl')! : 'memory://';
-  const config = loadConfig({ DATABASE_URL: url, DATABASE_SCHEMA: schema, LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env });
+  // Retrieval counts are flushed by the tests that read them, never by a timer in the middle of
+  // a statement count.
+  const config = loadConfig({
+    DATABASE_URL: url,
+    DATABASE_SCHEMA: schema,
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    ACCESS_FLUSH_INTERVAL_MS: '3600000',
+    ...env,
+  });
   const statements: string[] = [];
   const db = await openDatabase(config, pino({ level: 'silent' }), (sql) => statements.push(sql));
   return {

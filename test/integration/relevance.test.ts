@@ -185,3 +185,24 @@ describe.each(backends())('relevance on %s', (backend) => {
   });
 });
 
+
+it('adds retrieval counts to PostgreSQL on its own, every ACCESS_FLUSH_INTERVAL_MS', async () => {
+  const t = await createTestApp('pglite', { env: { ACCESS_FLUSH_INTERVAL_MS: '50' } });
+  try {
+    const user = await t.newUser();
+    const created = await t.gql('mutation { createContext(input: { name: "c" }) { context { id } } }', {}, { token: user.token });
+    const added = await t.gql(
+      'mutation ($id: ID!) { addMemories(input: { contextId: $id, items: [{ content: "counted" }] }) { memories { id } } }',
+      { id: created.data.createContext.context.id },
+      { token: user.token },
+    );
+    const id = added.data.addMemories.memories[0].id;
+    await t.gql('query ($id: ID!) { memory(id: $id) { id } }', { id }, { token: user.token });
+    const count = async () =>
+      (await t.database.db.query<{ access_count: number }>('SELECT access_count FROM memory_access WHERE memory_id = $1', [id]))[0]
+        ?.access_count ?? 0;
+    await expect.poll(count, { timeout: 5_000 }).toBe(1);
+  } finally {
+    await t.close();
+  }
+});
