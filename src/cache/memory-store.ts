@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { decodeEnvelope, type Envelope } from './envelope.js';
-import type { CacheRead, CacheStore, CacheTier, CacheWrite, TieredCache } from './store.js';
+import type { CacheRead, CacheTier, CacheWrite, TieredCache } from './store.js';
 
 interface Stored {
   value: string;
@@ -17,15 +17,8 @@ export function createMemoryStore(options: { maxEntries: number; tier: CacheTier
   const lru = new LRUCache<string, Stored>({ max: options.maxEntries, ttlAutopurge: false });
   const cap = (ttlMs: number) => (options.maxTtlMs === undefined ? ttlMs : Math.min(ttlMs, options.maxTtlMs));
 
-  const store: CacheStore & {
-    readMany(keys: readonly string[]): CacheRead[];
-    clear(): void;
-  } = {
-    tier: options.tier,
-    async getMany(keys) {
-      return keys.map((key) => lru.get(key)?.value ?? null);
-    },
-    readMany(keys) {
+  const store = {
+    readMany(keys: readonly string[]): CacheRead[] {
       return keys.map((key) => {
         const stored = lru.get(key);
         if (!stored) return { envelope: null, tier: null };
@@ -33,14 +26,14 @@ export function createMemoryStore(options: { maxEntries: number; tier: CacheTier
         return { envelope: stored.envelope, tier: stored.envelope ? options.tier : null };
       });
     },
-    async putMany(writes: readonly CacheWrite[]) {
+    async putMany(writes: readonly CacheWrite[]): Promise<void> {
       for (const write of writes) {
         const current = lru.get(write.key);
         if (current && current.version > write.version) continue;
         lru.set(write.key, { value: write.value, version: write.version }, { ttl: cap(write.ttlMs) });
       }
     },
-    clear() {
+    clear(): void {
       lru.clear();
     },
   };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type GraphQLResponse, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
+import { weightedSum } from '../helpers/weighted-sum.js';
 
 const SEARCH = `query ($input: SearchMemoriesInput!) {
   searchMemories(input: $input) {
@@ -78,12 +79,7 @@ describe.each(backends())('relevance on %s', (backend) => {
     expect(breakdown.recency).toBeCloseTo(1, 3);
     const weights = { textRelevance: 0.55, recency: 0.2, importance: 0.15, accessFrequency: 0.1 };
     expect(breakdown.weights.textRelevance).toBe(weights.textRelevance);
-    const sum =
-      breakdown.textRelevance * weights.textRelevance +
-      breakdown.recency * weights.recency +
-      breakdown.importance * weights.importance +
-      breakdown.accessFrequency * weights.accessFrequency;
-    expect(edge.score).toBeCloseTo(sum, 10);
+    expect(edge.score).toBeCloseTo(weightedSum(breakdown, weights), 10);
   });
 
   it('leaves out results under the threshold', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCORE_WEIGHTS, scoreParams } from '../../src/relevance/score-params.js';
 import { backends, createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { weightedSum } from '../helpers/weighted-sum.js';
 
 const HOUR = 3_600_000;
 const HALF_LIFE_HOURS = 168;
@@ -34,12 +35,13 @@ describe.each(backends())('recall_relevance on %s', (backend) => {
 
   it('is the weighted sum of its parts, and weights sum to 1', async () => {
     const parts = await score(0.3, 5 * HOUR, 0.7, 3);
-    const sum =
-      parts.text_relevance * SCORE_WEIGHTS.textRelevance +
-      parts.recency * SCORE_WEIGHTS.recency +
-      parts.importance * SCORE_WEIGHTS.importance +
-      parts.access_frequency * SCORE_WEIGHTS.accessFrequency;
-    expect(parts.score).toBeCloseTo(sum, 12);
+    const named = {
+      textRelevance: parts.text_relevance,
+      recency: parts.recency,
+      importance: parts.importance,
+      accessFrequency: parts.access_frequency,
+    };
+    expect(parts.score).toBeCloseTo(weightedSum(named, SCORE_WEIGHTS), 12);
     expect(Object.values(SCORE_WEIGHTS).reduce((total, weight) => total + weight, 0)).toBeCloseTo(1, 12);
   });
 
