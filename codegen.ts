@@ -20,6 +20,7 @@ const config: CodegenConfig = {
           Context: '../db/rows.js#ContextRow',
           Memory: '../db/rows.js#MemoryRow',
           MemoryEvent: '../db/rows.js#MemoryEventRow',
+          CacheInvalidation: '../events/recall-event.js#CacheInvalidationModel',
           RelevanceScore: '../relevance/relevance-score.js#RelevanceScoreModel',
         },
       },

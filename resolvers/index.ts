@@ -4,6 +4,7 @@ import { memoryResolvers } from './memory.js';
 import { relevanceResolvers } from './relevance.js';
 import { scalarResolvers } from './scalars.js';
 import { sessionResolvers } from './session.js';
+import { subscriptionResolvers } from './subscription.js';
 import { userResolvers } from './user.js';
 
 /** Feature maps share type names (Query, Memory…); their fields are merged, never overwritten. */
@@ -14,4 +15,5 @@ export const resolvers: Resolvers[] = [
   contextResolvers,
   memoryResolvers,
   relevanceResolvers,
+  subscriptionResolvers,
 ];

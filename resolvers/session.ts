@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { login, signUp } from '../src/auth/accounts.js';
 import { endSession } from '../src/auth/sessions.js';
+import { publishSessionEnded } from '../src/services/change-events.js';
 import type { GraphQLContext } from '../src/graphql-context.js';
 import { requireViewer } from '../src/services/access.js';
 
@@ -16,6 +17,7 @@ export const sessionResolvers: Resolvers = {
     logout: async (_parent, _args, ctx) => {
       const { session } = requireViewer(ctx);
       await endSession(ctx.deps, session);
+      await publishSessionEnded(ctx, session);
       return { sessionId: session.id, errors: [] };
     },
   },

@@ -8,6 +8,7 @@ import { createMemoryCache, type Cache } from './cache/cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { createEvents, type Events } from './events/create-event-bus.js';
 import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
 import { createHttpServer } from './http-server.js';
 import { createIdGenerator } from './ids.js';
@@ -16,7 +17,9 @@ import { createCachedSources } from './loaders/cached-sources.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
+import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
 import { createContextFactory, type ServerContext } from './request-context.js';
+import { serveGraphQLOverWebSocket } from './websocket-transport.js';
 
 const SCHEMA_DIR = new URL('../schema/', import.meta.url);
 
@@ -26,6 +29,8 @@ export interface AppOptions {
   db: Database;
   /** Owned by the caller too. Default: an in-process cache registered on `registry`. */
   cache?: Cache;
+  /** Owned by the caller too. Default: an in-process event bus. */
+  events?: Events;
   /** Where metrics are registered. Default: a registry of this app's own. */
   registry?: Registry;
   logger?: Logger;
@@ -37,7 +42,12 @@ export interface App {
   server: Server;
   deps: AppDeps;
   registry: Registry;
-  /** Writes what is still buffered (retrieval counts); call after the server has drained. */
+  /**
+   * Ends every subscription (WebSocket and SSE) as a dropped connection, so that clients
+   * reconnect elsewhere; call before draining, as these never finish on their own.
+   */
+  endSubscriptions(): Promise<void>;
+  /** Ends subscriptions and writes what is still buffered (retrieval counts); call after the server has drained. */
   close(): Promise<void>;
 }
 
@@ -54,6 +64,7 @@ export function createApp(options: AppOptions): App {
   const logger = options.logger ?? createLogger(options.config);
   const registry = options.registry ?? new Registry();
   const cache = options.cache ?? createMemoryCache(options.config, registry, clock);
+  const events = options.events ?? createEvents({ ...options.config, REDIS_URL: undefined }, registry, logger, clock);
   const deps: AppDeps = {
     config: options.config,
     db: options.db,
@@ -69,15 +80,17 @@ export function createApp(options: AppOptions): App {
       flushIntervalMs: options.config.ACCESS_FLUSH_INTERVAL_MS,
     }),
     responses: cache.responses,
+    events,
   };
 
+  const eventStreams = useEventStreamIds(options.config.SUBSCRIPTION_KEEPALIVE_MS);
   const yoga = createYoga<ServerContext, RequestContext>({
     schema: createSchema<GraphQLContext>({
       typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(options.config)),
       resolvers,
     }),
     context: createContextFactory(deps),
-    plugins: createPlugins(deps),
+    plugins: [...createPlugins(deps), eventStreams.plugin],
     graphiql: options.config.GRAPHIQL ? { title: 'Recall' } : false,
     landingPage: false,
     // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
@@ -94,5 +107,20 @@ export function createApp(options: AppOptions): App {
   });
 
   const server = createHttpServer(yoga, options.config.MAX_BODY_BYTES);
-  return { yoga, server, deps, registry, close: () => deps.accessRecorder.close() };
+  const websocket = serveGraphQLOverWebSocket(server, yoga, deps);
+  async function endSubscriptions() {
+    await websocket.close();
+    eventStreams.abortAll();
+  }
+  return {
+    yoga,
+    server,
+    deps,
+    registry,
+    endSubscriptions,
+    async close() {
+      await endSubscriptions();
+      await deps.accessRecorder.close();
+    },
+  };
 }

@@ -141,6 +141,17 @@ const relevance = z.object({
   RELEVANCE_RECENCY_HALF_LIFE_HOURS: z.coerce.number().positive().default(168),
 });
 
+const events = z.object({
+  /** Events kept in the Redis Stream (or in process) for reconnecting SSE clients (approximate cap). Default: 10000. */
+  EVENT_STREAM_MAX_LENGTH: positiveInt.default(10_000),
+  /** Most missed events sent to one client reconnecting with Last-Event-ID. Default: 1000. */
+  EVENT_REPLAY_LIMIT: positiveInt.default(1_000),
+  /** Events queued for one slow subscriber before its subscription is ended (it may resume with Last-Event-ID). Default: 1000. */
+  SUBSCRIPTION_QUEUE_LIMIT: positiveInt.default(1_000),
+  /** How often an idle SSE stream or WebSocket is pinged, in ms. Default: 12000. */
+  SUBSCRIPTION_KEEPALIVE_MS: positiveInt.default(12_000),
+});
+
 const schema = server
   .extend(logging.shape)
   .extend(database.shape)
@@ -149,6 +160,7 @@ const schema = server
   .extend(limits.shape)
   .extend(auth.shape)
   .extend(relevance.shape)
+  .extend(events.shape)
   .refine((env) => env.DEFAULT_PAGE_SIZE <= env.MAX_PAGE_SIZE, {
     message: 'must not exceed MAX_PAGE_SIZE',
     path: ['DEFAULT_PAGE_SIZE'],

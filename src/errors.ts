@@ -8,7 +8,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
   | 'EMAIL_TAKEN'
-  | 'INVALID_CREDENTIALS';
+  | 'INVALID_CREDENTIALS'
+  | 'SUBSCRIPTION_LAGGING';
 
 /** An expected failure reported in a mutation payload's `errors`. */
 export interface UserError {

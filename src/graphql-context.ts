@@ -7,6 +7,7 @@ import type { SessionRow, UserRow } from './db/rows.js';
 import type { IdGenerator } from './ids.js';
 import type { Cache } from './cache/cache.js';
 import type { ResponseStore } from './cache/response-store.js';
+import type { Events } from './events/create-event-bus.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { Loaders } from './loaders/create-loaders.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   accessRecorder: AccessRecorder;
   /** Whole responses, per viewer; writes invalidate them by entity before replying. */
   responses: ResponseStore;
+  /** Change events: published by writes, followed by subscriptions on every instance. */
+  events: Events;
 }
 
 /** The authenticated user of a request and the session its token belongs to. */
@@ -41,6 +44,8 @@ export interface RequestContext {
   clientIp: string | null;
   /** The response may be cached until then at the latest (the earliest expiry of a memory in it). */
   cacheableUntil: { at: number };
+  /** The event a subscription delivers right now: its id goes out as the SSE event id. */
+  delivery: { eventId: string | null };
 }
 
 export type GraphQLContext = YogaInitialContext & RequestContext;

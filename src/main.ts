@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { createCache } from './cache/cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/open-database.js';
+import { createEvents } from './events/create-event-bus.js';
 import { drainServer } from './graceful-shutdown.js';
 import { createLogger } from './observability/logger.js';
 
@@ -27,7 +28,8 @@ const db = await openDatabase(config, logger).catch((error: unknown) => {
 });
 const registry = new Registry();
 const cache = await createCache(config, registry, logger);
-const app = createApp({ config, db, cache, registry, logger });
+const events = createEvents(config, registry, logger);
+const app = createApp({ config, db, cache, events, registry, logger });
 const { server } = app;
 
 server.on('error', (error) => {
@@ -46,8 +48,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   }
   stopping = true;
   logger.info({ signal }, 'draining in-flight requests');
+  await app.endSubscriptions();
   await drainServer(server, config.SHUTDOWN_TIMEOUT_MS, logger);
   await app.close();
+  await events.bus.close();
   await cache.close();
   await db.close();
   logger.info('stopped');

@@ -22,6 +22,7 @@ export function createContextFactory(deps: AppDeps) {
       loaders: createLoaders(deps, viewer),
       clientIp: clientIp(deps, initial),
       cacheableUntil: { at: Infinity },
+      delivery: { eventId: null },
     };
   };
 }

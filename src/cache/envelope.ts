@@ -1,3 +1,5 @@
+import { parseWithDates, stringifyWithDates } from '../json-dates.js';
+
 /**
  * How values are stored: `<format>|<state>|<version>|<written at ms>|<json>`. The version is
  * plain text at a fixed place so that the Lua guard can compare it without decoding JSON.
@@ -18,17 +20,11 @@ export interface Envelope<V> {
   value: V | null;
 }
 
-/** Marks Dates in JSON. NUL cannot occur in stored data (it is refused at the API), so no clash. */
-const DATE_TAG = '\u0000d';
-
 export function encodeEnvelope<V>(envelope: Envelope<V>): string {
   const json =
     envelope.value === null
       ? ''
-      : JSON.stringify(envelope.value, function (this: Record<string, unknown>, key, value: unknown) {
-          const raw = this[key];
-          return raw instanceof Date ? { [DATE_TAG]: raw.getTime() } : value;
-        });
+      : stringifyWithDates(envelope.value);
   return `${ENVELOPE_FORMAT}|${envelope.state}|${envelope.version}|${envelope.writtenAt}|${json}`;
 }
 
@@ -44,14 +40,7 @@ export function decodeEnvelope<V>(raw: string): Envelope<V> | null {
   const state = match[2] as EnvelopeState;
   const json = raw.slice(match[0].length);
   try {
-    const value =
-      state === 'v'
-        ? (JSON.parse(json, (_key, item: unknown) =>
-            item !== null && typeof item === 'object' && DATE_TAG in item
-              ? new Date((item as Record<string, number>)[DATE_TAG]!)
-              : item,
-          ) as V)
-        : null;
+    const value = state === 'v' ? parseWithDates<V>(json) : null;
     return { state, version: Number(match[3]), writtenAt: Number(match[4]), value };
   } catch {
     return null;

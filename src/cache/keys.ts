@@ -19,6 +19,8 @@ export function createCacheKeys(prefix: string) {
     lease: (key: string) => `${prefix}lease:${key.slice(prefix.length)}`,
     /** Where instances tell each other which in-process entries to drop. */
     invalidationChannel: `${prefix}invalidations`,
+    /** The capped stream of change events that subscribers on every instance follow. */
+    eventStream: `${prefix}events`,
   };
 }
 

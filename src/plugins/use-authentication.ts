@@ -4,6 +4,11 @@ import type { AppDeps, Viewer } from '../graphql-context.js';
 
 const viewers = new WeakMap<Request, Viewer | null>();
 
+/** Records the viewer of a request authenticated elsewhere (an operation over WebSocket). */
+export function rememberViewer(request: Request, viewer: Viewer | null): void {
+  viewers.set(request, viewer);
+}
+
 /** The viewer `useAuthentication` resolved for this request (null: anonymous). */
 export function viewerOf(request: Request): Viewer | null {
   return viewers.get(request) ?? null;

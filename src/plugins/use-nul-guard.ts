@@ -3,9 +3,9 @@ import type { Plugin } from 'graphql-yoga';
 
 const MESSAGE = 'Text must not contain NUL (\\u0000) characters: PostgreSQL cannot store them.';
 
-const refusal = () => new GraphQLError(MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+export const nulRefusal = () => new GraphQLError(MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
-function containsNul(value: unknown): boolean {
+export function containsNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\0');
   if (Array.isArray(value)) return value.some(containsNul);
   if (value !== null && typeof value === 'object') {
@@ -16,7 +16,7 @@ function containsNul(value: unknown): boolean {
 
 const noNulInLiterals = (context: ValidationContext): ASTVisitor => ({
   StringValue(node) {
-    if (node.value.includes('\0')) context.reportError(refusal());
+    if (node.value.includes('\0')) context.reportError(nulRefusal());
   },
 });
 
@@ -27,7 +27,7 @@ const noNulInLiterals = (context: ValidationContext): ASTVisitor => ({
 export function useNulGuard(): Plugin {
   return {
     onParams({ params, setResult }) {
-      if (containsNul(params.variables)) setResult({ errors: [refusal()] });
+      if (containsNul(params.variables)) setResult({ errors: [nulRefusal()] });
     },
     onValidate({ addValidationRule }) {
       addValidationRule(noNulInLiterals);

@@ -16,6 +16,16 @@ export interface RecallResponseCacheOptions {
 /** Admins may ask for the cache metadata of a response with this header set to 1. */
 export const CACHE_DEBUG_HEADER = 'x-recall-cache-debug';
 
+const uncached = new WeakSet<Request>();
+
+/**
+ * Keeps the response cache out of an operation. For operations over WebSocket: yoga's plugin
+ * keys and serves responses in its HTTP parameter phase, which graphql-ws does not go through.
+ */
+export function bypassResponseCache(request: Request): void {
+  uncached.add(request);
+}
+
 interface CacheMetadata {
   hit?: boolean;
   didCache?: boolean;
@@ -32,7 +42,7 @@ export function useRecallResponseCache({ config, store, clock }: RecallResponseC
   return [
     useResponseCache({
       session: (request) => viewerOf(request)?.user.id ?? null,
-      enabled: () => config.RESPONSE_CACHE_ENABLED,
+      enabled: (request) => config.RESPONSE_CACHE_ENABLED && !uncached.has(request),
       cache: store,
       ttl: config.RESPONSE_CACHE_TTL_SECONDS * 1000,
       includeExtensionMetadata: true,

@@ -11,6 +11,7 @@ import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseInput } from '../validation.js';
+import { publishContextChange } from './change-events.js';
 import { responsesOfContext, responsesOfMemories } from './response-invalidation.js';
 import { requireViewer, visibleContext } from './access.js';
 
@@ -67,6 +68,7 @@ export async function createContext(ctx: GraphQLContext, input: CreateContextInp
   }
   ctx.loaders.context.prime(row.id, row);
   await ctx.deps.responses.invalidate([{ typename: 'ContextConnection', id: row.ownerId }]);
+  await publishContextChange(ctx, 'CONTEXT_CREATED', row);
   return { context: row, errors: [] };
 }
 
@@ -92,6 +94,7 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
   const { cache } = ctx.deps;
   await cache.invalidate('context', [stale(cache.keys.context(id), row.version, now)]);
   await ctx.deps.responses.invalidate(responsesOfContext(id, row.ownerId));
+  await publishContextChange(ctx, 'CONTEXT_UPDATED', row);
   ctx.loaders.context.prime(id, row);
   return { context: row, errors: [] };
 }
@@ -120,5 +123,11 @@ export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInp
     ...responsesOfContext(deleted.id, current.ownerId),
     ...responsesOfMemories(deleted.id, deleted.memories.map((memory) => memory.id)),
   ]);
+  await publishContextChange(
+    ctx,
+    'CONTEXT_DELETED',
+    current,
+    deleted.memories.map((memory) => memory.id),
+  );
   return { deletedContextId: deleted.id, errors: [] };
 }

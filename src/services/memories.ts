@@ -15,6 +15,7 @@ import { notFound, versionConflict, type UserError } from '../errors.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
 import { parseArgs, parseInput } from '../validation.js';
+import { publishMemoryChanges } from './change-events.js';
 import { responsesOfMemories } from './response-invalidation.js';
 import { requireViewer, visibleContext, visibleMemory } from './access.js';
 
@@ -119,24 +120,21 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
   const context = await visibleContext(ctx, parsed.value.contextId);
   if (!context) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
 
-  const insert = repo.insertMemories(
-      ctx.deps.db,
-      parsed.value.items.map((item) => ({
-        id: ctx.deps.newId('mem'),
-        contextId: context.id,
-        ownerId: context.ownerId,
-        content: item.content,
-        kind: item.kind,
-        tags: item.tags,
-        metadata: item.metadata ?? null,
-        importance: item.importance,
-        createdAt: now,
-        expiresAt: item.expiresAt ?? null,
-        event: writeEvent(ctx),
-      })),
-    );
+  const items = parsed.value.items.map((item) => ({
+    id: ctx.deps.newId('mem'),
+    contextId: context.id,
+    ownerId: context.ownerId,
+    content: item.content,
+    kind: item.kind,
+    tags: item.tags,
+    metadata: item.metadata ?? null,
+    importance: item.importance,
+    createdAt: now,
+    expiresAt: item.expiresAt ?? null,
+    event: writeEvent(ctx),
+  }));
   // The context may be deleted between the check above and the insert.
-  const memories = await insert.catch((error: unknown) => {
+  const memories = await repo.insertMemories(ctx.deps.db, items).catch((error: unknown) => {
     if (isForeignKeyViolation(error)) return null;
     throw error;
   });
@@ -146,6 +144,11 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
     ctx.loaders.memory.prime(row.id, row);
   }
   await ctx.deps.responses.invalidate(responsesOfMemories(context.id));
+  await publishMemoryChanges(
+    ctx,
+    'ADDED',
+    memories.map((memory, index) => ({ memory, eventId: items[index]!.event.id, previousContent: null })),
+  );
   return { memories, context, errors: [] };
 }
 
@@ -177,12 +180,15 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
     return { memory: current, context, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
 
-  const updated = (await repo.updateMemory(ctx.deps.db, id, changes, expectedVersion ?? null, now, writeEvent(ctx)))?.after;
+  const event = writeEvent(ctx);
+  const written = await repo.updateMemory(ctx.deps.db, id, changes, expectedVersion ?? null, now, event);
   ctx.loaders.forgetMemory(id);
-  if (updated) {
+  if (written) {
+    const updated = written.after;
     // Written through: the next read, on any instance, is a hit on the new version.
     await ctx.deps.cache.invalidate('memory', [ctx.deps.sources.memories.entry(id, updated)]);
     await ctx.deps.responses.invalidate(responsesOfMemories(updated.contextId, [id]));
+    await publishMemoryChanges(ctx, 'UPDATED', [{ memory: updated, eventId: event.id, previousContent: written.previousContent }]);
     ctx.loaders.memory.prime(id, updated);
     return { memory: updated, context, errors: [] };
   }
@@ -195,12 +201,14 @@ export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput
   const current = await visibleMemory(ctx, input.id);
   const missing = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
   if (!current) return missing;
-  const deleted = await repo.deleteMemory(ctx.deps.db, current.id, ctx.deps.clock.now(), writeEvent(ctx));
+  const event = writeEvent(ctx);
+  const deleted = await repo.deleteMemory(ctx.deps.db, current.id, ctx.deps.clock.now(), event);
   ctx.loaders.forgetMemory(current.id);
   if (!deleted) return missing;
   const { cache } = ctx.deps;
   await cache.invalidate('memory', [gone(cache.keys.memory(deleted.id), deleted.version + 1, ctx.deps.clock.now())]);
   await ctx.deps.responses.invalidate(responsesOfMemories(deleted.contextId, [deleted.id]));
+  await publishMemoryChanges(ctx, 'DELETED', [{ memory: deleted, eventId: event.id, previousContent: deleted.content }]);
   return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
 }
 

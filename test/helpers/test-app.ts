@@ -5,6 +5,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createCache, type Cache } from '../../src/cache/cache.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
+import { createEvents, type Events } from '../../src/events/create-event-bus.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
 
@@ -38,6 +39,7 @@ export interface TestApp {
   /** Runs `work` and returns the SQL statements it sent. */
   countStatements(work: () => Promise<unknown>): Promise<string[]>;
   cache: Cache;
+  events: Events;
   /** Closes the app and its cache (emptying its Redis prefix); drops the database unless shared. */
   close(): Promise<void>;
 }
@@ -65,7 +67,8 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
   const registry = new Registry();
   const clock = createTestClock();
   const cache = await createCache(config, registry, logger, clock);
-  const app = createApp({ config, db: wrapDatabase(database.db), cache, registry, clock, logger });
+  const events = createEvents(config, registry, logger, clock);
+  const app = createApp({ config, db: wrapDatabase(database.db), cache, events, registry, clock, logger });
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const response = await app.yoga.fetch('http://recall.test/graphql', {
@@ -112,8 +115,10 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
       return [...database.statements];
     },
     cache,
+    events,
     async close() {
       await app.close();
+      await events.bus.close();
       await cache.clear().catch(() => undefined);
       await cache.close();
       if (!shared) await database.drop();

@@ -1,0 +1,25 @@
+import type { RecallEvent, RecallEventBody } from './recall-event.js';
+
+export interface Replay {
+  /** Oldest first. */
+  events: RecallEvent[];
+  /** False when some events after the id are no longer kept, or did not fit the limit. */
+  complete: boolean;
+}
+
+/**
+ * Carries change events to the subscribers of every instance, and keeps the latest of them so
+ * that a reconnecting client can be sent what it missed.
+ */
+export interface EventBus {
+  readonly mode: 'redis' | 'memory';
+  /** Names this instance in the events it publishes. */
+  readonly source: string;
+  /** Never throws: an event that cannot be shared still reaches this instance's subscribers. */
+  publish(events: RecallEventBody[]): Promise<void>;
+  /** Calls `listener` with every event, in order, until the returned function is called. */
+  listen(listener: (event: RecallEvent) => void): () => void;
+  /** The kept events after `id`, at most `limit` of them. */
+  readAfter(id: string, limit: number): Promise<Replay>;
+  close(): Promise<void>;
+}
