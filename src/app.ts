@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEvents, type Events } from './events/create-event-bus.js';
 import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
+import { createCachedResponseFastPath } from './cached-response-fast-path.js';
 import { createHttpServer } from './http-server.js';
 import { createIdGenerator } from './ids.js';
 import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
@@ -17,6 +18,7 @@ import { createCachedSources } from './loaders/cached-sources.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
+import { createOperationBudget } from './rate-limit/operation-budget.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
 import { createContextFactory, type ServerContext } from './request-context.js';
 import { serveGraphQLOverWebSocket } from './websocket-transport.js';
@@ -64,6 +66,7 @@ export function createApp(options: AppOptions): App {
   const logger = options.logger ?? createLogger(options.config);
   const registry = options.registry ?? new Registry();
   const cache = options.cache ?? createMemoryCache(options.config, registry, clock);
+  const budget = createOperationBudget({ config: options.config, clock, registry, logger });
   const events = options.events ?? createEvents({ ...options.config, REDIS_URL: undefined }, registry, logger, clock);
   const deps: AppDeps = {
     config: options.config,
@@ -81,6 +84,7 @@ export function createApp(options: AppOptions): App {
     }),
     responses: cache.responses,
     events,
+    budget,
   };
 
   const eventStreams = useEventStreamIds(options.config.SUBSCRIPTION_KEEPALIVE_MS);
@@ -106,7 +110,7 @@ export function createApp(options: AppOptions): App {
     },
   });
 
-  const server = createHttpServer(yoga, options.config.MAX_BODY_BYTES);
+  const server = createHttpServer(createCachedResponseFastPath(deps, yoga.graphqlEndpoint, yoga), options.config.MAX_BODY_BYTES);
   const websocket = serveGraphQLOverWebSocket(server, yoga, deps);
   async function endSubscriptions() {
     await websocket.close();
@@ -121,6 +125,7 @@ export function createApp(options: AppOptions): App {
     async close() {
       await endSubscriptions();
       await deps.accessRecorder.close();
+      await budget.close();
     },
   };
 }

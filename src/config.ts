@@ -152,6 +152,15 @@ const events = z.object({
   SUBSCRIPTION_KEEPALIVE_MS: positiveInt.default(12_000),
 });
 
+const rateLimits = z.object({
+  /** Length of the operation-budget window, in seconds. Default: 60. */
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+  /** Operations per window for FREE users and anonymous callers (per address). Default: 100. */
+  RATE_LIMIT_FREE_PER_WINDOW: positiveInt.default(100),
+  /** Operations per window for PRO users. Default: 1000. */
+  RATE_LIMIT_PRO_PER_WINDOW: positiveInt.default(1_000),
+});
+
 const schema = server
   .extend(logging.shape)
   .extend(database.shape)
@@ -161,6 +170,7 @@ const schema = server
   .extend(auth.shape)
   .extend(relevance.shape)
   .extend(events.shape)
+  .extend(rateLimits.shape)
   .refine((env) => env.DEFAULT_PAGE_SIZE <= env.MAX_PAGE_SIZE, {
     message: 'must not exceed MAX_PAGE_SIZE',
     path: ['DEFAULT_PAGE_SIZE'],

@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'EMAIL_TAKEN'
   | 'INVALID_CREDENTIALS'
-  | 'SUBSCRIPTION_LAGGING';
+  | 'SUBSCRIPTION_LAGGING'
+  | 'RATE_LIMITED';
 
 /** An expected failure reported in a mutation payload's `errors`. */
 export interface UserError {

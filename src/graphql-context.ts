@@ -8,6 +8,7 @@ import type { IdGenerator } from './ids.js';
 import type { Cache } from './cache/cache.js';
 import type { ResponseStore } from './cache/response-store.js';
 import type { Events } from './events/create-event-bus.js';
+import type { OperationBudget } from './rate-limit/operation-budget.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { Loaders } from './loaders/create-loaders.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   responses: ResponseStore;
   /** Change events: published by writes, followed by subscriptions on every instance. */
   events: Events;
+  /** Operations per user and window, counted on every request (cache hits too). */
+  budget: OperationBudget;
 }
 
 /** The authenticated user of a request and the session its token belongs to. */

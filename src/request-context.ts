@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { AppDeps, RequestContext } from './graphql-context.js';
+import { clientIp } from './client-ip.js';
 import { createLoaders } from './loaders/create-loaders.js';
 import { viewerOf } from './plugins/use-authentication.js';
 
@@ -20,18 +21,9 @@ export function createContextFactory(deps: AppDeps) {
       deps,
       viewer,
       loaders: createLoaders(deps, viewer),
-      clientIp: clientIp(deps, initial),
+      clientIp: clientIp(deps.config.TRUST_PROXY, initial.request.headers.get('x-forwarded-for'), initial.req?.socket.remoteAddress),
       cacheableUntil: { at: Infinity },
       delivery: { eventId: null },
     };
   };
-}
-
-function clientIp(deps: AppDeps, initial: YogaInitialContext & ServerContext): string | null {
-  if (deps.config.TRUST_PROXY) {
-    // The last address is the one the trusted proxy saw; earlier ones are the client's to invent.
-    const forwarded = initial.request.headers.get('x-forwarded-for')?.split(',').at(-1)?.trim();
-    if (forwarded) return forwarded;
-  }
-  return initial.req?.socket.remoteAddress ?? null;
 }

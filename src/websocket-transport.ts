@@ -5,7 +5,10 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { authenticate } from './auth/sessions.js';
 import type { AppDeps, RequestContext } from './graphql-context.js';
+import { clientIp } from './client-ip.js';
+import { clientError } from './errors.js';
 import { rememberViewer } from './plugins/use-authentication.js';
+import { spenderOf } from './plugins/use-operation-budget.js';
 import { containsNul, nulRefusal } from './plugins/use-nul-guard.js';
 import { bypassResponseCache } from './plugins/use-recall-response-cache.js';
 import type { ServerContext } from './request-context.js';
@@ -58,11 +61,21 @@ export function serveGraphQLOverWebSocket(
           },
         });
         bypassResponseCache(request);
+        let viewer;
         try {
-          rememberViewer(request, await authenticate(deps, authorization));
+          viewer = await authenticate(deps, authorization);
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
+        }
+        rememberViewer(request, viewer);
+        const upgrade = ctx.extra.request;
+        const forwardedFor = upgrade.headers['x-forwarded-for'];
+        const ip = clientIp(deps.config.TRUST_PROXY, Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor, upgrade.socket.remoteAddress);
+        const spender = spenderOf(viewer, ip);
+        const decision = spender ? await deps.budget.spend(spender) : null;
+        if (decision && !decision.allowed) {
+          return [clientError('RATE_LIMITED', `Rate limit reached: ${decision.limit} operations per window.`, { retryAfter: decision.resetSeconds })];
         }
         if (containsNul(payload.variables)) return [nulRefusal()];
         const enveloped = yoga.getEnveloped({ request, params: payload, req: ctx.extra.request });

@@ -32,6 +32,12 @@ export function createCacheMetrics(registry: Registry) {
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     }),
+    fastPathHits: new Counter({
+      name: 'recall_response_cache_fast_path_hits_total',
+      help: 'Cached responses sent before the GraphQL pipeline, by status (200, or 304 for a matching ETag).',
+      labelNames: ['status'] as const,
+      registers,
+    }),
     redisRoundTrips: new Counter({
       name: 'recall_cache_redis_round_trips_total',
       help: 'Round trips to Redis (one per MGET, pipeline or script call).',

@@ -4,7 +4,9 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AppDeps } from '../graphql-context.js';
+import { clientIp } from '../client-ip.js';
 import { useAuthentication } from './use-authentication.js';
+import { useOperationBudget } from './use-operation-budget.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useNulGuard } from './use-nul-guard.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
@@ -26,6 +28,9 @@ export function createPlugins(deps: AppDeps): Plugin[] {
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
     useAuthentication(deps),
+    useOperationBudget(deps.budget, (request, server) =>
+      clientIp(config.TRUST_PROXY, request.headers.get('x-forwarded-for'), server.req?.socket.remoteAddress),
+    ),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),

@@ -1,3 +1,4 @@
+import { defaultBuildResponseCacheKey } from '@envelop/response-cache';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -26,6 +27,17 @@ export function bypassResponseCache(request: Request): void {
   uncached.add(request);
 }
 
+/**
+ * The key of a cached response, which is also its ETag: the viewer's id, then the hash of the
+ * operation and the viewer. An ETag therefore shows whose it is, and another viewer's is
+ * ignored rather than answered with a 304.
+ */
+export async function responseCacheKey(params: Parameters<typeof defaultBuildResponseCacheKey>[0]): Promise<string> {
+  return `${params.sessionId ?? ''}:${await defaultBuildResponseCacheKey(params)}`;
+}
+
+const etagOwner = (etag: string): string => etag.slice(0, etag.indexOf(':'));
+
 interface CacheMetadata {
   hit?: boolean;
   didCache?: boolean;
@@ -40,7 +52,15 @@ interface CacheMetadata {
  */
 export function useRecallResponseCache({ config, store, clock }: RecallResponseCacheOptions): Plugin[] {
   return [
+    {
+      // Before yoga's plugin, which answers If-None-Match with a 304 for any live entry.
+      onRequest({ request }) {
+        const etag = request.headers.get('if-none-match');
+        if (etag && etagOwner(etag) !== (viewerOf(request)?.user.id ?? '')) request.headers.delete('if-none-match');
+      },
+    },
     useResponseCache({
+      buildResponseCacheKey: responseCacheKey,
       session: (request) => viewerOf(request)?.user.id ?? null,
       enabled: (request) => config.RESPONSE_CACHE_ENABLED && !uncached.has(request),
       cache: store,

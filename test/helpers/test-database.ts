@@ -36,6 +36,9 @@ export async function createTestDatabase(backend: Backend, env: Record<string, s
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
     ACCESS_FLUSH_INTERVAL_MS: '3600000',
+    // Tests send far more than a user's budget; the budget's own tests set it low.
+    RATE_LIMIT_FREE_PER_WINDOW: '1000000',
+    RATE_LIMIT_PRO_PER_WINDOW: '1000000',
     ...env,
   });
   const statements: string[] = [];

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { listen } from '../helpers/subscriptions.js';
+import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
+import { backends } from '../helpers/test-database.js';
+
+const LIST = `query List($id: ID!) { context(id: $id) { name memories(first: 20) { edges { node { id content version } } } } }`;
+const ADD = `mutation ($id: ID!, $content: String!) { addMemories(input: { contextId: $id, items: [{ content: $content }] }) { memories { id } } }`;
+
+const modes = [
+  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
+  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
+];
+
+async function fastHits(t: TestApp): Promise<number> {
+  const metric = await t.app.registry.getSingleMetric('recall_response_cache_fast_path_hits_total')!.get();
+  return metric.values.reduce((sum, value) => sum + value.value, 0);
+}
+
+describe.each(modes)('cached responses before the GraphQL pipeline ($name)', ({ backend, redisUrl }) => {
+  let t: TestApp;
+  let url: string;
+  let user: TestUser;
+  let contextId: string;
+  const post = (token: string | null, headers: Record<string, string> = {}, variables: Record<string, unknown> = { id: contextId }) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      body: JSON.stringify({ query: LIST, variables, operationName: 'List' }),
+    });
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, { ...(redisUrl ? { redisUrl } : {}), env: { RATE_LIMIT_FREE_PER_WINDOW: '12' } });
+    url = await listen(t);
+    user = await t.newUser();
+    contextId = (await t.gql('mutation { createContext(input: { name: "Fast" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
+    await t.gql(ADD, { id: contextId, content: 'hot' }, { token: user.token });
+    t.clock.advance(t.app.deps.config.DATABASE_STATEMENT_TIMEOUT_MS + 1_001);
+  });
+  afterAll(() => t.close());
+
+  it('answers a hit exactly as yoga does: body, media type, ETag, Cache-Control; and 304 for its ETag', async () => {
+    const token = await t.login(user);
+    const miss = await post(token);
+    const missBody = await miss.text();
+    expect(miss.status).toBe(200);
+    const before = await fastHits(t);
+    // yoga.fetch does not go through node:http, so this hit is yoga's own.
+    const viaYoga = await t.app.yoga.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
+    });
+    const hit = await post(token);
+    expect(await fastHits(t)).toBe(before + 1);
+    expect(hit.status).toBe(200);
+    expect(await hit.text()).toBe(missBody);
+    expect(await viaYoga.text()).toBe(missBody);
+    for (const name of ['content-type', 'etag', 'cache-control']) {
+      expect(hit.headers.get(name), name).toBe(viaYoga.headers.get(name));
+    }
+    const notModified = await post(token, { 'if-none-match': hit.headers.get('etag')! });
+    expect(notModified.status).toBe(304);
+    expect(await notModified.text()).toBe('');
+    expect(await fastHits(t)).toBe(before + 2);
+
+    // Another user's ETag and a GET of the same operation.
+    const other = await t.newUser();
+    expect((await post(other.token, { 'if-none-match': hit.headers.get('etag')! })).status).toBe(200);
+    const params = new URLSearchParams({ query: LIST, variables: JSON.stringify({ id: contextId }), operationName: 'List' });
+    const get = await fetch(`${url}?${params}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/graphql-response+json' } });
+    expect(await get.text()).toBe(missBody);
+    expect(await fastHits(t)).toBe(before + 3);
+  });
+
+  it('never serves a revoked token, and leaves anonymous callers and mutations to yoga', async () => {
+    const token = await t.login(user);
+    await post(token);
+    expect((await post(token)).status).toBe(200);
+    await t.gql('mutation { logout { errors { code } } }', {}, { token });
+    const before = await fastHits(t);
+    const revoked = await post(token);
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get('www-authenticate')).toBe('Bearer');
+    const anonymous = await post(null);
+    expect((await anonymous.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(await fastHits(t)).toBe(before);
+  });
+
+  it('counts every request, hits included, once, and refuses the spent budget with 429', async () => {
+    const fresh = await t.newUser();
+    const own = (await t.gql('mutation { createContext(input: { name: "Mine" }) { context { id } } }', {}, { token: fresh.token })).data.createContext.context.id;
+    // createContext was the first of 12 (signUp was anonymous: the address's budget).
+    const remaining: string[] = [];
+    for (let i = 0; i < 11; i++) {
+      const response = await post(fresh.token, {}, { id: own });
+      expect(response.status).toBe(200);
+      remaining.push(response.headers.get('ratelimit-remaining')!);
+    }
+    expect(remaining).toEqual(['10', '9', '8', '7', '6', '5', '4', '3', '2', '1', '0']);
+    const refused = await post(fresh.token, {}, { id: own });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.headers.get('ratelimit-limit')).toBe('12');
+    const body = await refused.json();
+    expect(body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    // Through yoga too (a mutation is never a fast-path hit).
+    const viaYoga = await t.gql(ADD, { id: own, content: 'over budget' }, { token: fresh.token });
+    expect(viaYoga.status).toBe(429);
+    // The window slides on: a minute later there is room again.
+    t.clock.advance(60_000 * 2);
+    expect((await post(fresh.token, {}, { id: own })).status).toBe(200);
+  });
+});
+
+describe.runIf(inject('redisUrl'))('operation budget across instances', () => {
+  it('is one budget for a user on every instance', async () => {
+    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
+    const env = { REDIS_KEY_PREFIX: prefix, RATE_LIMIT_FREE_PER_WINDOW: '6' };
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    try {
+      const user = await a.newUser();
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await (i % 2 ? a : b).gql('{ viewer { id } }', {}, { token: user.token })).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
