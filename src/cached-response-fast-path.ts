@@ -28,6 +28,18 @@ type HttpHeaders = Record<string, string>;
 export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fallback: RequestListener): RequestListener {
   const { config, logger } = deps;
 
+  // Cached results are shared objects, so their data can be serialised once per entry.
+  const serialised = new WeakMap<object, string>();
+  const serialisedData = (data: ExecutionResult['data']): string => {
+    if (!data) return JSON.stringify(data ?? null);
+    let json = serialised.get(data);
+    if (json === undefined) {
+      json = JSON.stringify(data);
+      serialised.set(data, json);
+    }
+    return json;
+  };
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const operation = await readOperation(req, endpoint);
@@ -42,7 +54,7 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
       const refusal = budgetRefusal(decision);
       return send(res, refusal.status, refusal.headers, refusal.body, started, operation);
     }
-    const key = await responseCacheKey({
+    const key = responseCacheKey({
       documentString: operation.query,
       variableValues: operation.variables ?? {},
       operationName: operation.operationName,
@@ -80,10 +92,9 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
       const ttl = Number(/max-age=(\d+)/.exec(headers['Cache-Control'] ?? '')?.[1] ?? 0);
       extensions['cache'] = { hit: true, ttl };
     }
-    const body = JSON.stringify({
-      ...cached,
-      extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
-    });
+    // What yoga would send (the result without `extensions.http`), with the data serialised once.
+    const extra = Object.keys(extensions).length > 0 ? `,"extensions":${JSON.stringify(extensions)}` : '';
+    const body = `{"data":${serialisedData(cached.data)}${extra}}`;
     headers['Content-Type'] = `${responseMediaType(req.headers.accept)}; charset=utf-8`;
     send(res, 200, headers, body, started, operation);
   }
@@ -142,12 +153,19 @@ async function readOperation(req: IncomingMessage, endpoint: string): Promise<Op
     });
   }
   if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const body = Buffer.concat(chunks);
+  const body = await readBody(req);
   (req as IncomingMessage & { body?: Buffer }).body = body;
   const parsed = parseJson(body.toString('utf8'));
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? operationOf(parsed as Record<string, unknown>) : null;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 function operationOf(params: Record<string, unknown>): Operation | null {

@@ -1,0 +1,104 @@
+/**
+ * One server of the cached-hit benchmark, in a process of its own so that it has a core to
+ * itself while the load generator runs in the parent. `node --import tsx bench/cached-hit-server.ts
+ * <variant>` seeds a user, a context and 20 memories, warms the cache, and prints one JSON line:
+ * { port, token, contextId, body }. Variants:
+ *   floor · stock-yoga · recall · recall-redis · recall-yoga-path
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { resolvers } from '../resolvers/index.js';
+import { createApp, loadTypeDefs } from '../src/app.js';
+import { createCache } from '../src/cache/cache.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { createHttpServer } from '../src/http-server.js';
+import { useAuthentication, viewerOf } from '../src/plugins/use-authentication.js';
+import { createContextFactory } from '../src/request-context.js';
+import { LIST_QUERY } from './cached-hit-query.js';
+import { cacheControlOverrides, withCacheControl } from '../src/schema/cache-control.js';
+
+
+const variant = process.argv[2] ?? 'recall';
+const redisUrl = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const logger = pino({ level: 'silent' });
+const config = loadConfig({
+  DATABASE_URL: 'memory://',
+  LOG_LEVEL: 'silent',
+  NODE_ENV: 'production',
+  // The budget is counted on every request, but set high enough never to refuse the benchmark.
+  RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
+  // Shortens the window after writes in which responses are not cached.
+  DATABASE_STATEMENT_TIMEOUT_MS: '500',
+  ...(variant === 'recall-redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `recall-bench:${randomBytes(4).toString('hex')}:` } : {}),
+});
+const db = await openDatabase(config, logger);
+const registry = new Registry();
+const cache = await createCache(config, registry, logger);
+const app = createApp({ config, db, cache, registry, logger });
+
+async function gql(query: string, variables: Record<string, unknown>, token?: string) {
+  const response = await app.yoga.fetch('http://bench/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const token: string = (await gql('mutation { signUp(input: { email: "bench@example.com", password: "bench password" }) { token } }', {})).signUp.token;
+const contextId: string = (await gql('mutation { createContext(input: { name: "Kitchen", description: "pasta recipes" }) { context { id } } }', {}, token)).createContext.context.id;
+await gql(
+  'mutation ($input: AddMemoriesInput!) { addMemories(input: $input) { memories { id } } }',
+  { input: { contextId, items: Array.from({ length: 20 }, (_, i) => ({ content: `note ${i} about pasta and sauces` })) } },
+  token,
+);
+// Past the quiet window after the writes, so that the answer may be cached.
+await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+let server: Server;
+let body = '';
+if (variant === 'floor') {
+  body = JSON.stringify({ data: await gql(LIST_QUERY, { id: contextId }, token) });
+  server = createServer((req, res) => {
+    // Read the request like every other variant must, then send the same bytes.
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/graphql-response+json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
+  });
+} else if (variant === 'stock-yoga') {
+  // yoga with its stock in-memory response cache, the same schema, and the same token check.
+  const yoga = createYoga({
+    schema: createSchema({ typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)), resolvers }),
+    context: createContextFactory(app.deps),
+    plugins: [useAuthentication(app.deps), useResponseCache({ session: (request) => viewerOf(request)?.user.id ?? null })],
+    logging: false,
+    graphiql: false,
+  });
+  server = createServer(yoga);
+} else if (variant === 'recall-yoga-path') {
+  // Recall's plugins and stores, without the fast path in front of yoga.
+  server = createHttpServer(app.yoga, config.MAX_BODY_BYTES);
+} else {
+  server = app.server;
+}
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, token, contextId, body })}\n`);
+
+process.on('SIGTERM', () => {
+  void (async () => {
+    server.close();
+    server.closeAllConnections();
+    await app.close();
+    await cache.clear().catch(() => undefined);
+    await cache.close();
+    await db.close();
+    process.exit(0);
+  })();
+});
