@@ -39,23 +39,42 @@ async function startServer(variant: string): Promise<Started> {
 
 export interface CachedHitRow {
   name: string;
+  /** Median over the rounds. */
   rps: number;
+  /** Median over the rounds of the ratio to the floor measured in the same round. */
+  ratio: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
 }
 
-export async function benchmarkCachedHits(options: { seconds: number; warmupSeconds: number; connections: number }): Promise<CachedHitRow[]> {
-  const rows: CachedHitRow[] = [];
-  let expected: string | null = null;
-  for (const variant of VARIANTS) {
-    process.stdout.write(`cached hit · ${variant.name}…\n`);
-    const server = await startServer(variant.id);
-    try {
+interface Target {
+  name: string;
+  url: string;
+  request: autocannon.Request;
+  server: Started;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/**
+ * All servers start first; then each round measures every one of them in turn, so that the
+ * machine's drift over time (it is shared) falls on all of them alike.
+ */
+export async function benchmarkCachedHits(options: { seconds: number; warmupSeconds: number; connections: number; rounds: number }): Promise<CachedHitRow[]> {
+  const targets: Target[] = [];
+  try {
+    for (const variant of VARIANTS) {
+      process.stdout.write(`cached hit · starting ${variant.name}…\n`);
+      const server = await startServer(variant.id);
       const url = `http://127.0.0.1:${server.port}/graphql`;
-      const request = {
-        method: 'POST' as const,
+      const request: autocannon.Request = {
+        method: 'POST',
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json',
@@ -63,55 +82,77 @@ export async function benchmarkCachedHits(options: { seconds: number; warmupSeco
         },
         body: JSON.stringify({ query: LIST_QUERY, variables: { id: server.contextId }, operationName: 'List' }),
       };
-      // Every variant must answer the same memories (ids and scores differ between their
-      // databases); the first request fills the caches.
-      for (let i = 0; i < 2; i++) {
-        const response = await fetch(url, request);
-        const body = (await response.json()) as { data?: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
-        const contents = JSON.stringify(body.data?.context.memories.edges.map((edge) => edge.node.content));
-        expected ??= contents;
-        if (response.status !== 200 || contents !== expected) throw new Error(`${variant.id} answered differently: ${response.status} ${contents}`);
+      targets.push({ name: variant.name, url, request, server });
+    }
+    await checkSameAnswers(targets);
+    const results = targets.map(() => [] as autocannon.Result[]);
+    for (let round = 0; round < options.rounds; round++) {
+      for (const [index, target] of targets.entries()) {
+        process.stdout.write(`cached hit · round ${round + 1} · ${target.name}…\n`);
+        const run = (duration: number) =>
+          autocannon({ url: target.url, connections: options.connections, duration, requests: [target.request] });
+        await run(options.warmupSeconds);
+        results[index]!.push(await run(options.seconds));
       }
-      const run = (duration: number) =>
-        autocannon({ url, connections: options.connections, duration, requests: [request] });
-      await run(options.warmupSeconds);
-      const result = await run(options.seconds);
-      rows.push({
-        name: variant.name,
-        rps: result.requests.average,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        non2xx: result.non2xx,
-        errors: result.errors + result.timeouts,
-      });
-    } finally {
-      server.child.kill('SIGTERM');
-      await new Promise((resolve) => server.child.once('exit', resolve));
+    }
+    return targets.map((target, index) => {
+      const runs = results[index]!;
+      return {
+        name: target.name,
+        rps: median(runs.map((run) => run.requests.average)),
+        ratio: median(runs.map((run, round) => run.requests.average / results[0]![round]!.requests.average)),
+        p50: median(runs.map((run) => run.latency.p50)),
+        p99: median(runs.map((run) => run.latency.p99)),
+        non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
+        errors: runs.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
+      };
+    });
+  } finally {
+    for (const target of targets) {
+      target.server.child.kill('SIGTERM');
+      await new Promise((resolve) => target.server.child.once('exit', resolve));
     }
   }
-  return rows;
 }
 
-export function cachedHitReport(rows: CachedHitRow[], options: { seconds: number; connections: number }): string {
-  const floor = rows[0]!.rps;
+/** Every variant must answer the same memories (ids and scores differ between their databases). */
+async function checkSameAnswers(targets: Target[]): Promise<void> {
+  let expected: string | null = null;
+  for (const target of targets) {
+    // The first request fills the caches.
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(target.url, { method: 'POST', headers: target.request.headers as Record<string, string>, body: target.request.body as string });
+      const body = (await response.json()) as { data?: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
+      const contents = JSON.stringify(body.data?.context.memories.edges.map((edge) => edge.node.content));
+      expected ??= contents;
+      if (response.status !== 200 || contents !== expected) throw new Error(`${target.name} answered differently: ${response.status} ${contents}`);
+    }
+  }
+}
+
+export function cachedHitReport(rows: CachedHitRow[], options: { seconds: number; connections: number; rounds: number }): string {
   const table = [
     '| set-up | req/s | × floor | p50 ms | p99 ms | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((row) => `| ${row.name} | ${Math.round(row.rps)} | ${(row.rps / floor).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.non2xx} | ${row.errors} |`),
+    ...rows.map((row) => `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.p50} | ${row.p99} | ${row.non2xx} | ${row.errors} |`),
   ].join('\n');
   const recall = rows.find((row) => row.name.startsWith('Recall cached hit (in-process'))!;
+  const redis = rows.find((row) => row.name.startsWith('Recall cached hit (Redis'))!;
   return `## Cached hit against the floor
 
 The same 20-memory query (context, relevance), repeated by one user: ${options.connections} connections,
-${options.seconds} s measured after a warm-up. Each server runs in a child process of its own (one
-core), the load generator in another. Every Recall row validates the bearer token and spends the
-operation budget on every request. Target: Recall's cached hit at ≥ 0.5× the floor; measured
-here: **${(recall.rps / floor).toFixed(2)}×**.
+${options.seconds} s measured after a warm-up, in ${options.rounds} rounds that take every set-up in turn;
+req/s and latencies are medians over the rounds, and "× floor" is the median of each round's
+ratio to the floor measured in that round. Each server runs in a child process of its own, the
+load generator (autocannon) in this one. Every Recall row validates the bearer token and spends
+the operation budget on every request; logging is off in every set-up. Target: Recall's cached
+hit at ≥ 0.5× the floor; measured here: **${recall.ratio.toFixed(2)}×** in process, and
+**${redis.ratio.toFixed(2)}×** with Redis.
 
 ${table}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const options = { seconds: Number(process.env['BENCH_SECONDS'] ?? 5), warmupSeconds: 1, connections: 16 };
+  const options = { seconds: Number(process.env['BENCH_SECONDS'] ?? 5), warmupSeconds: 1, connections: 16, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
   process.stdout.write(`${cachedHitReport(await benchmarkCachedHits(options), options)}\n`);
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the cache-aside benchmark. Four set-ups run side by side in one process,
+ * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), then the cache-aside
+ * benchmark. For the latter, four set-ups run side by side in one process,
  * on the same data in the same PostgreSQL, so that their ratios mean something on a shared,
  * noisy machine:
  *   no cache · DataLoader only · cache-aside (Redis only) · cache-aside (L1 + Redis)
@@ -7,7 +8,8 @@
  * mix of 95% reads and 5% writes over 10,000 memories. Results go to bench/RESULTS.md.
  *
  * BENCH_DATABASE_URL and BENCH_REDIS_URL choose the servers (defaults: the local ones);
- * BENCH_SECONDS the measured seconds per run (default 5). Loopback only.
+ * BENCH_SECONDS the measured seconds per run (default 5), BENCH_ROUNDS the rounds of the
+ * cached-hit benchmark (default 3). Loopback only.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { createCache, type Cache } from '../src/cache/cache.js';
 import { loadConfig, type Config } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { openDatabase } from '../src/db/open-database.js';
+import { benchmarkCachedHits, cachedHitReport } from './cached-hit.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
 
@@ -308,7 +311,7 @@ async function main() {
         rows.push(await measure(target, workload, data.token));
       }
       const zipf = workload.name.startsWith('Zipf');
-      sections.push(`### ${workload.name}\n\n${table(rows, zipf)}`);
+      sections.push(`#### ${workload.name}\n\n${table(rows, zipf)}`);
       if (zipf) {
         const none = rows[0]!;
         for (const row of rows.slice(2)) {
@@ -320,6 +323,8 @@ async function main() {
         }
       }
     }
+    const cachedOptions = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
+    const cachedHits = cachedHitReport(await benchmarkCachedHits(cachedOptions), cachedOptions);
     const report = `# Benchmark results
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
@@ -332,7 +337,11 @@ on one key, concurrent lookups that go to Redis share one MGET (loads in flight 
 while L1 hits are answered at once and share nothing; the 1-connection row shows the cost of a
 single lookup.
 
-## Zipf mix against the targets
+${cachedHits}
+
+## Cache-aside
+
+### Zipf mix against the targets
 
 ${summary.join('\n')}
 

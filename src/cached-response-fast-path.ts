@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { authenticate } from './auth/sessions.js';
 import { clientIp } from './client-ip.js';
 import type { AppDeps, Viewer } from './graphql-context.js';
@@ -40,32 +41,37 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     return json;
   };
 
+  // Recent (viewer, request) pairs and their cache keys: a repeated request skips parsing and hashing.
+  const keys = new LRUCache<string, { key: string; operationName: string | undefined }>({ max: 10_000 });
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const operation = await readOperation(req, endpoint);
-    if (!operation || !config.RESPONSE_CACHE_ENABLED) return fallback(req, res);
+    const source = await readSource(req, endpoint);
+    if (source === null || !config.RESPONSE_CACHE_ENABLED) return fallback(req, res);
     const viewer = await authenticate(deps, req.headers.authorization ?? null).catch(() => null);
     // Anonymous and refused callers (401) are yoga's to answer.
     if (!viewer) return fallback(req, res);
+    const memo = `${viewer.user.id}\n${source}`;
+    let known = keys.get(memo);
+    if (!known) {
+      const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
+      if (!operation) return fallback(req, res);
+      known = { key: responseCacheKey({ ...operation, variableValues: operation.variables, documentString: operation.query, sessionId: viewer.user.id }), operationName: operation.operationName };
+      keys.set(memo, known);
+    }
 
     const spender = spenderOf(viewer, clientIp(config.TRUST_PROXY, header(req, 'x-forwarded-for'), req.socket.remoteAddress));
     const decision = spender ? await deps.budget.spend(spender) : null;
     if (decision && !decision.allowed) {
       const refusal = budgetRefusal(decision);
-      return send(res, refusal.status, refusal.headers, refusal.body, started, operation);
+      return send(res, refusal.status, refusal.headers, refusal.body, started, known.operationName);
     }
-    const key = responseCacheKey({
-      documentString: operation.query,
-      variableValues: operation.variables ?? {},
-      operationName: operation.operationName,
-      sessionId: viewer.user.id,
-    });
-    const cached = await deps.responses.get(key);
+    const cached = await deps.responses.get(known.key);
     if (!cached) {
       if (decision) markCounted(req, decision);
       return fallback(req, res);
     }
-    replyFromCache(req, res, viewer, cached, decision, started, operation);
+    replyFromCache(req, res, viewer, cached, decision, started, known.operationName);
   }
 
   function replyFromCache(
@@ -75,7 +81,7 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     cached: ExecutionResult,
     decision: BudgetDecision | null,
     started: number,
-    operation: Operation,
+    operationName: string | undefined,
   ): void {
     const { http, responseCache: _metadata, ...extensions } = (cached.extensions ?? {}) as {
       http?: { headers?: HttpHeaders };
@@ -84,7 +90,7 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     const headers: HttpHeaders = { ...http?.headers, ...(decision ? budgetHeaders(decision) : {}) };
     if (headers['ETag'] !== undefined && req.headers['if-none-match'] === headers['ETag']) {
       deps.cache.metrics.fastPathHits.inc({ status: '304' });
-      return send(res, 304, headers, '', started, operation);
+      return send(res, 304, headers, '', started, operationName);
     }
     deps.cache.metrics.fastPathHits.inc({ status: '200' });
     const debug = config.NODE_ENV === 'development' || (viewer.user.role === 'ADMIN' && req.headers[CACHE_DEBUG_HEADER] === '1');
@@ -96,16 +102,16 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     const extra = Object.keys(extensions).length > 0 ? `,"extensions":${JSON.stringify(extensions)}` : '';
     const body = `{"data":${serialisedData(cached.data)}${extra}}`;
     headers['Content-Type'] = `${responseMediaType(req.headers.accept)}; charset=utf-8`;
-    send(res, 200, headers, body, started, operation);
+    send(res, 200, headers, body, started, operationName);
   }
 
-  function send(res: ServerResponse, status: number, headers: HttpHeaders, body: string, started: number, operation: Operation) {
+  function send(res: ServerResponse, status: number, headers: HttpHeaders, body: string, started: number, operationName: string | undefined) {
     res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body);
     logger.info(
       {
         method: res.req.method,
         path: endpoint,
-        operationName: operation.operationName,
+        operationName,
         status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         cache: 'hit',
@@ -138,25 +144,29 @@ function responseMediaType(accept: string | undefined): string {
   return accept?.includes('application/graphql-response+json') ? 'application/graphql-response+json' : 'application/json';
 }
 
-async function readOperation(req: IncomingMessage, endpoint: string): Promise<Operation | null> {
+/**
+ * The text that defines the operation: the query string of a GET, the body of a JSON POST;
+ * null for anything else (other paths, media types and methods).
+ */
+async function readSource(req: IncomingMessage, endpoint: string): Promise<string | null> {
   const url = req.url ?? '';
   const queryStart = url.indexOf('?');
   if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint || !acceptsJson(req.headers.accept)) return null;
-  if (req.method === 'GET') {
-    if (queryStart === -1) return null;
-    const params = new URLSearchParams(url.slice(queryStart + 1));
-    return operationOf({
-      query: params.get('query'),
-      variables: params.has('variables') ? parseJson(params.get('variables')!) : undefined,
-      operationName: params.get('operationName') ?? undefined,
-      extensions: params.get('extensions') ?? undefined,
-    });
-  }
+  if (req.method === 'GET') return queryStart === -1 ? null : url.slice(queryStart + 1);
   if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
   const body = await readBody(req);
   (req as IncomingMessage & { body?: Buffer }).body = body;
-  const parsed = parseJson(body.toString('utf8'));
-  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? operationOf(parsed as Record<string, unknown>) : null;
+  return body.toString('utf8');
+}
+
+function getParams(search: string): Record<string, unknown> {
+  const params = new URLSearchParams(search);
+  return {
+    query: params.get('query') ?? undefined,
+    variables: params.has('variables') ? parseJson(params.get('variables')!) : undefined,
+    operationName: params.get('operationName') ?? undefined,
+    extensions: params.get('extensions') ?? undefined,
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -168,8 +178,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function operationOf(params: Record<string, unknown>): Operation | null {
-  const { query, variables, operationName, extensions } = params;
+function operationOf(params: unknown): Operation | null {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
+  const { query, variables, operationName, extensions } = params as Record<string, unknown>;
   // Persisted-query and other extensions change what is run: yoga's to handle.
   if (typeof query !== 'string' || extensions !== undefined) return null;
   if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
@@ -181,10 +192,13 @@ function operationOf(params: Record<string, unknown>): Operation | null {
   };
 }
 
+/** What unparseable JSON reads as: no operation, and no variables either. */
+const INVALID_JSON = Symbol('invalid JSON');
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return undefined;
+    return INVALID_JSON;
   }
 }

@@ -106,6 +106,8 @@ const responseCache = z.object({
   RESPONSE_CACHE_TTL_VIEWER_SECONDS: optionalSeconds,
   /** Responses kept in process (the whole response cache without Redis). Default: 10000. */
   RESPONSE_CACHE_MAX_ENTRIES: positiveInt.default(10_000),
+  /** Hot responses kept in process in front of Redis, for CACHE_L1_TTL_SECONDS at most; 0 turns that tier off. Default: 1000. */
+  RESPONSE_CACHE_L1_MAX_ENTRIES: z.coerce.number().int().min(0).default(1_000),
 });
 
 const limits = z.object({

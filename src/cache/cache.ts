@@ -10,6 +10,7 @@ import { createInvalidationBus, type InvalidationBus } from './invalidation-bus.
 import { createCacheKeys, type CacheKeys, type CacheKind } from './keys.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createRedisResponseStore } from './redis-response-store.js';
+import { createTieredResponseStore } from './tiered-response-store.js';
 import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createRedisClient } from './redis-client.js';
@@ -103,6 +104,11 @@ export async function createRedisCache(
       ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs })
       : null;
 
+  const responseL1 =
+    config.RESPONSE_CACHE_L1_MAX_ENTRIES > 0
+      ? createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_L1_MAX_ENTRIES, clock, quietMs: quietMs(config) })
+      : null;
+
   let breaker: CircuitBreaker | undefined;
   const l2 = createFailOpenStore({
     redis,
@@ -129,18 +135,22 @@ export async function createRedisCache(
     subscriber,
     channel: keys.invalidationChannel,
     instanceId: randomUUID(),
-    onRemote: async (writes) => {
+    onRemote: async ({ writes, responses: stale }) => {
       forgetInflight(inflight, writes);
       await l1?.putMany(writes);
+      await responseL1?.invalidate(stale);
     },
-    onResync: () => l1?.clear(),
+    onResync: () => {
+      l1?.clear();
+      void responseL1?.clear();
+    },
     echoTimeoutMs: 100,
     metrics,
     logger: log,
   });
   const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs, l1Coherent: bus.isListening }) : singleTier(l2);
 
-  const responses = createRedisResponseStore({
+  const sharedResponses = createRedisResponseStore({
     client,
     prefix: keys.prefix,
     breaker: () => breaker!,
@@ -149,6 +159,17 @@ export async function createRedisCache(
     clock,
     quietMs: quietMs(config),
   });
+  const responses = responseL1
+    ? createTieredResponseStore({
+        l1: responseL1,
+        l2: sharedResponses,
+        l1TtlMs,
+        coherent: () => bus.isListening() && !breaker!.isOpen,
+        broadcast: (stale) => bus.publish({ writes: [], responses: stale }),
+        clock,
+        metrics,
+      })
+    : sharedResponses;
 
   return {
     mode: 'redis',
@@ -175,7 +196,7 @@ export async function createRedisCache(
       metrics.invalidations.inc({ kind }, writes.length);
       forgetInflight(inflight, writes);
       await tiers.write(writes);
-      await bus.publish(writes);
+      await bus.publish({ writes, responses: [] });
     },
     async health() {
       const started = performance.now();
@@ -189,6 +210,7 @@ export async function createRedisCache(
     async clear() {
       await flushNamespace(client, keys.prefix);
       l1?.clear();
+      await responseL1?.clear();
       inflight.clear();
     },
     async close() {

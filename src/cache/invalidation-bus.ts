@@ -2,12 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CacheMetrics } from './cache-metrics.js';
+import type { CacheEntityRecord } from './response-store.js';
 import type { CacheWrite } from './store.js';
 
-interface Message {
+/** What a write made stale: entity entries, and the cached responses that contain entities. */
+export interface Invalidations {
+  writes: CacheWrite[];
+  responses: CacheEntityRecord[];
+}
+
+interface Message extends Invalidations {
   from: string;
   id: string;
-  writes: CacheWrite[];
 }
 
 export interface InvalidationBusOptions {
@@ -17,7 +23,7 @@ export interface InvalidationBusOptions {
   /** Distinguishes this instance's own messages. */
   instanceId: string;
   /** Applies another instance's invalidations to this instance's L1. */
-  onRemote(writes: CacheWrite[]): Promise<void>;
+  onRemote(invalidations: Invalidations): Promise<void>;
   /** Called when listening (re)starts, as messages may have been missed: L1 must be dropped. */
   onResync(): void;
   /** How long `publish` waits to see its own message come back. */
@@ -63,14 +69,14 @@ export function createInvalidationBus(options: InvalidationBusOptions) {
       echoes.get(message.id)?.();
       return;
     }
-    options.onRemote(message.writes).catch((error: unknown) => {
+    options.onRemote({ writes: message.writes ?? [], responses: message.responses ?? [] }).catch((error: unknown) => {
       options.logger.error({ err: error }, 'could not apply a remote invalidation');
     });
   });
   return {
     isListening: () => listening,
-    async publish(writes: CacheWrite[]): Promise<void> {
-      if (writes.length === 0) return;
+    async publish({ writes, responses }: Invalidations): Promise<void> {
+      if (writes.length === 0 && responses.length === 0) return;
       const id = randomUUID();
       let timer: NodeJS.Timeout | undefined;
       const echoed = new Promise<void>((resolve) => {
@@ -78,7 +84,7 @@ export function createInvalidationBus(options: InvalidationBusOptions) {
         timer = setTimeout(resolve, options.echoTimeoutMs);
       });
       try {
-        const message: Message = { from: options.instanceId, id, writes };
+        const message: Message = { from: options.instanceId, id, writes, responses };
         await options.publisher.publish(options.channel, JSON.stringify(message));
         await echoed;
       } catch (error) {

@@ -11,6 +11,17 @@ import {
   type ResponseStoreOptions,
 } from './response-store.js';
 
+/** A response as stored: with its expiry, and the entities it contains (for an L1 copy's tags). */
+export interface StoredResponse {
+  expiresAt: number;
+  result: ExecutionResult;
+  entities: CacheEntityRecord[];
+}
+
+export interface RedisResponseStore extends ResponseStore {
+  getEntry(id: string): Promise<StoredResponse | null>;
+}
+
 /**
  * Responses in Redis: `<prefix>response:<key>` holds one, `<prefix>response-tag:<tag>` the keys
  * of the responses that contain an entity (or type), expiring with the longest of them, and
@@ -25,7 +36,7 @@ export function createRedisResponseStore(
     metrics: CacheMetrics;
     logger: Logger;
   },
-): ResponseStore {
+): RedisResponseStore {
   const { client, prefix, metrics } = options;
   const entryKey = (id: string) => `${prefix}response:${id}`;
   const tagKey = (tag: string) => `${prefix}response-tag:${tag}`;
@@ -60,8 +71,8 @@ export function createRedisResponseStore(
     return results.map(([, value]) => value);
   };
 
-  const store = async (id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, ttl: number) => {
-    const tags = [...new Set([...entities].flatMap(tagsOf))];
+  const store = async (id: string, data: ExecutionResult, entities: CacheEntityRecord[], ttl: number) => {
+    const tags = [...new Set(entities.flatMap(tagsOf))];
     if (tags.length > 0) {
       metrics.redisRoundTrips.inc();
       const since = options.clock.now().getTime() - options.quietMs;
@@ -70,7 +81,8 @@ export function createRedisResponseStore(
     }
     const key = entryKey(id);
     const pipeline = client.pipeline();
-    pipeline.set(key, JSON.stringify({ expiresAt: options.clock.now().getTime() + ttl, result: data }), 'PX', ttl);
+    const entry: StoredResponse = { expiresAt: options.clock.now().getTime() + ttl, result: data, entities: [...entities] };
+    pipeline.set(key, JSON.stringify(entry), 'PX', ttl);
     for (const tag of tags) {
       pipeline.sadd(tagKey(tag), key);
       // A tag set lives as long as the longest-lived response in it, and no longer.
@@ -84,18 +96,22 @@ export function createRedisResponseStore(
   // client's next request finds what its previous one cached.
   const settling = new Map<string, Promise<void>>();
 
+  const getEntry = (id: string) =>
+    guarded('get', null, async () => {
+      await settling.get(id);
+      metrics.redisRoundTrips.inc();
+      const raw = await client.get(entryKey(id));
+      return raw === null ? null : (JSON.parse(raw) as StoredResponse);
+    });
+
   return {
-    get: (id) =>
-      guarded('get', null, async () => {
-        await settling.get(id);
-        metrics.redisRoundTrips.inc();
-        const raw = await client.get(entryKey(id));
-        if (raw === null) return null;
-        const { expiresAt, result } = JSON.parse(raw) as { expiresAt: number; result: ExecutionResult };
-        return withRemainingMaxAge(result, expiresAt, options.clock.now().getTime());
-      }),
+    getEntry,
+    async get(id) {
+      const entry = await getEntry(id);
+      return entry && withRemainingMaxAge(entry.result, entry.expiresAt, options.clock.now().getTime());
+    },
     set(id, data, entities, ttl) {
-      const done = guarded('set', undefined, () => store(id, data, entities, ttl)).finally(() => {
+      const done = guarded('set', undefined, () => store(id, data, [...entities], ttl)).finally(() => {
         if (settling.get(id) === done) settling.delete(id);
       });
       settling.set(id, done);

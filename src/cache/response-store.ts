@@ -41,11 +41,20 @@ export interface ResponseStoreOptions {
   clock: Clock;
 }
 
+/** A response store that can also hold a copy of an entry whose lifetime another tier decides. */
+export interface MemoryResponseStore extends ResponseStore {
+  /**
+   * Keeps `data` for `ttl` ms while reporting, in Cache-Control, the expiry of the copy it came
+   * from; refused like set() when one of the entities was written in the quiet window.
+   */
+  fill(id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, ttl: number, expiresAt: number): void;
+}
+
 /** Responses kept in process, bounded, with tag sets that are dropped with their entries. */
-export function createMemoryResponseStore(options: ResponseStoreOptions & { maxEntries: number }): ResponseStore {
+export function createMemoryResponseStore(options: ResponseStoreOptions & { maxEntries: number }): MemoryResponseStore {
   const byTag = new Map<string, Set<string>>();
   const writtenAt = new LRUCache<string, number>({ max: 100_000 });
-  const entries = new LRUCache<string, { result: ExecutionResult; tags: string[]; expiresAt: number }>({
+  const entries = new LRUCache<string, { result: ExecutionResult; tags: string[]; expiresAt: number; reportedExpiresAt: number }>({
     max: options.maxEntries,
     dispose: (entry, key) => {
       for (const tag of entry.tags) {
@@ -55,6 +64,18 @@ export function createMemoryResponseStore(options: ResponseStoreOptions & { maxE
       }
     },
   });
+  function keep(id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, expiresAt: number, reportedExpiresAt: number) {
+    const tags = [...new Set([...entities].flatMap(tagsOf))];
+    const since = options.clock.now().getTime() - options.quietMs;
+    if (tags.some((tag) => (writtenAt.get(tag) ?? -Infinity) > since)) return;
+    entries.set(id, { result: data, tags, expiresAt, reportedExpiresAt });
+    for (const tag of tags) {
+      const keys = byTag.get(tag) ?? new Set<string>();
+      keys.add(id);
+      byTag.set(tag, keys);
+    }
+  }
+
   return {
     async get(id) {
       const entry = entries.get(id);
@@ -64,18 +85,14 @@ export function createMemoryResponseStore(options: ResponseStoreOptions & { maxE
         entries.delete(id);
         return null;
       }
-      return withRemainingMaxAge(entry.result, entry.expiresAt, now);
+      return withRemainingMaxAge(entry.result, entry.reportedExpiresAt, now);
     },
     async set(id, data, entities, ttl) {
-      const tags = [...new Set([...entities].flatMap(tagsOf))];
-      const since = options.clock.now().getTime() - options.quietMs;
-      if (tags.some((tag) => (writtenAt.get(tag) ?? -Infinity) > since)) return;
-      entries.set(id, { result: data, tags, expiresAt: options.clock.now().getTime() + ttl });
-      for (const tag of tags) {
-        const keys = byTag.get(tag) ?? new Set<string>();
-        keys.add(id);
-        byTag.set(tag, keys);
-      }
+      const expiresAt = options.clock.now().getTime() + ttl;
+      keep(id, data, entities, expiresAt, expiresAt);
+    },
+    fill(id, data, entities, ttl, reportedExpiresAt) {
+      keep(id, data, entities, options.clock.now().getTime() + ttl, reportedExpiresAt);
     },
     async invalidate(entities) {
       const now = options.clock.now().getTime();

@@ -224,6 +224,38 @@ describe.runIf(inject('redisUrl'))('response cache across instances and faults',
     }
   });
 
+  it('keeps hot responses in process, with their real max-age, and drops them on every instance on a write', async () => {
+    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix } });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, database: a.database });
+    const responseLookups = async (t: TestApp, tier: string) =>
+      (await t.app.registry.getSingleMetric('recall_cache_lookups_total')!.get()).values
+        .filter(({ labels }) => labels['kind'] === 'response' && labels['tier'] === tier)
+        .reduce((sum, { value }) => sum + value, 0);
+    try {
+      const user = await a.newUser();
+      const id = await contextOf(a, user);
+      await a.gql(ADD, { id, content: 'hot' }, { token: user.token });
+      // B hears of the write (and starts its quiet window) on its own clock, just after A's reply.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      a.clock.advance(10_000);
+      b.clock.advance(10_000);
+      const first = await b.gql(LIST, { id }, { token: user.token }); // computed on B, kept in Redis and B's L1
+      const redisLookups = await responseLookups(b, 'redis');
+      const second = await b.gql(LIST, { id }, { token: user.token });
+      expect(second.data).toEqual(first.data);
+      expect(second.headers.get('cache-control')).toMatch(/^private, max-age=(3599|3600)$/);
+      // The response came from B's memory, without asking Redis.
+      expect(await responseLookups(b, 'redis')).toBe(redisLookups);
+      await a.gql(ADD, { id, content: 'new on A' }, { token: user.token });
+      const fresh = await b.gql(LIST, { id }, { token: user.token });
+      expect(fresh.data.context.memories.edges.map((e: any) => e.node.content).sort()).toEqual(['hot', 'new on A']);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
   it('answers queries uncached and still takes mutations while Redis is unreachable', async () => {
     const t = await createTestApp(backends().at(-1)!, { redisUrl: `redis://127.0.0.1:${await freePort()}` });
     try {
