@@ -20,6 +20,12 @@ export async function until(condition: () => boolean, timeoutMs = 5_000): Promis
   }
 }
 
+/** Resolves when the app holds a subscription stream it did not hold when this was called. */
+export function newStream(t: TestApp): Promise<void> {
+  const known = new Set(t.events.streams);
+  return until(() => [...t.events.streams].some((stream) => !known.has(stream)));
+}
+
 /**
  * Collects what a subscription yields. `opened` resolves once the server holds the stream
  * (so that events published afterwards reach it).
@@ -59,9 +65,9 @@ export async function subscribeOverSse(
   variables: Record<string, unknown> = {},
 ): Promise<Subscription> {
   const client = createSseClient({ url, headers: token ? { authorization: `Bearer ${token}` } : {}, retryAttempts: 0 });
-  const before = t.events.streams.size;
+  const opened = newStream(t);
   const subscription = collect(client.iterate({ query, variables }));
-  await until(() => t.events.streams.size > before);
+  await opened;
   return {
     next: subscription.next,
     async close() {
@@ -88,9 +94,9 @@ export async function subscribeOverWebSocket(
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<Subscription> {
-  const before = t.events.streams.size;
+  const opened = newStream(t);
   const subscription = collect(client.iterate({ query, variables }));
-  await until(() => t.events.streams.size > before);
+  await opened;
   return subscription;
 }
 

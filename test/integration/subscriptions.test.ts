@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
 import {
   listen,
+  newStream,
   openEventStream,
   overWebSocket,
   subscribeOverSse,
@@ -194,8 +195,9 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
 
   it('replays what an SSE client missed when it reconnects with Last-Event-ID', async () => {
     const contextId = await contextOf(t, user);
+    const opened = newStream(t);
     const first = await openEventStream(url, { token: user.token, query: MEMORY_EVENTS, variables: { id: contextId } });
-    await until(() => t.events.streams.size === 1);
+    await opened;
     await addMemory(t, user, contextId, 'seen');
     const seen = await first.next();
     expect(seen.id).toMatch(/^\d+-\d+$/);
@@ -221,8 +223,9 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
 
   it('tells a resuming client to resync when the events it missed are no longer kept', async () => {
     const contextId = await contextOf(t, user);
+    const opened = newStream(t);
     const stream = await openEventStream(url, { token: user.token, query: INVALIDATIONS });
-    await until(() => t.events.streams.size === 1);
+    await opened;
     await addMemory(t, user, contextId, 'before the gap');
     const last = await stream.next();
     stream.close();
