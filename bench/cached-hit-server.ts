@@ -2,7 +2,7 @@
  * One server of the cached-hit benchmark, in a process of its own so that it has a core to
  * itself while the load generator runs in the parent. `node --import tsx bench/cached-hit-server.ts
  * <variant>` seeds a user, a context and 20 memories, warms the cache, and prints one JSON line:
- * { port, token, contextId, body }. Variants:
+ * { port, token, contextId, body }; over IPC it answers any message with its CPU usage. Variants:
  *   floor · stock-yoga · recall · recall-redis · recall-yoga-path
  */
 import { randomBytes } from 'node:crypto';
@@ -90,6 +90,9 @@ if (variant === 'floor') {
 }
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, token, contextId, body })}\n`);
+
+// The parent asks for this process's CPU time around each measured run.
+process.on('message', () => process.send?.(process.cpuUsage()));
 
 process.on('SIGTERM', () => {
   void (async () => {

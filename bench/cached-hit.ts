@@ -27,7 +27,7 @@ interface Started {
 
 async function startServer(variant: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./cached-hit-server.ts', import.meta.url).pathname, variant], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: process.env,
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -37,12 +37,22 @@ async function startServer(variant: string): Promise<Started> {
   return { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
 }
 
+/** CPU time (user + system) the server process has used so far, in µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
+    child.send('cpu');
+  });
+}
+
 export interface CachedHitRow {
   name: string;
   /** Median over the rounds. */
   rps: number;
   /** Median over the rounds of the ratio to the floor measured in the same round. */
   ratio: number;
+  /** Server CPU time per request, µs (median over the rounds): the cost, whoever is the bottleneck. */
+  cpuPerRequest: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -86,13 +96,17 @@ export async function benchmarkCachedHits(options: { seconds: number; warmupSeco
     }
     await checkSameAnswers(targets);
     const results = targets.map(() => [] as autocannon.Result[]);
+    const cpu = targets.map(() => [] as number[]);
     for (let round = 0; round < options.rounds; round++) {
       for (const [index, target] of targets.entries()) {
         process.stdout.write(`cached hit · round ${round + 1} · ${target.name}…\n`);
         const run = (duration: number) =>
           autocannon({ url: target.url, connections: options.connections, duration, requests: [target.request] });
         await run(options.warmupSeconds);
-        results[index]!.push(await run(options.seconds));
+        const before = await cpuOf(target.server.child);
+        const result = await run(options.seconds);
+        cpu[index]!.push((await cpuOf(target.server.child)) - before);
+        results[index]!.push(result);
       }
     }
     return targets.map((target, index) => {
@@ -101,6 +115,7 @@ export async function benchmarkCachedHits(options: { seconds: number; warmupSeco
         name: target.name,
         rps: median(runs.map((run) => run.requests.average)),
         ratio: median(runs.map((run, round) => run.requests.average / results[0]![round]!.requests.average)),
+        cpuPerRequest: median(runs.map((run, round) => cpu[index]![round]! / Math.max(1, run.requests.total))),
         p50: median(runs.map((run) => run.latency.p50)),
         p99: median(runs.map((run) => run.latency.p99)),
         non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
@@ -132,9 +147,12 @@ async function checkSameAnswers(targets: Target[]): Promise<void> {
 
 export function cachedHitReport(rows: CachedHitRow[], options: { seconds: number; connections: number; rounds: number }): string {
   const table = [
-    '| set-up | req/s | × floor | p50 ms | p99 ms | non-2xx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((row) => `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.p50} | ${row.p99} | ${row.non2xx} | ${row.errors} |`),
+    '| set-up | req/s | × floor | server CPU µs / req | floor CPU ÷ this | p50 ms | p99 ms | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (row) =>
+        `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.cpuPerRequest.toFixed(0)} | ${(rows[0]!.cpuPerRequest / row.cpuPerRequest).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.non2xx} | ${row.errors} |`,
+    ),
   ].join('\n');
   const recall = rows.find((row) => row.name.startsWith('Recall cached hit (in-process'))!;
   const redis = rows.find((row) => row.name.startsWith('Recall cached hit (Redis'))!;
@@ -145,9 +163,13 @@ ${options.seconds} s measured after a warm-up, in ${options.rounds} rounds that 
 req/s and latencies are medians over the rounds, and "× floor" is the median of each round's
 ratio to the floor measured in that round. Each server runs in a child process of its own, the
 load generator (autocannon) in this one. Every Recall row validates the bearer token and spends
-the operation budget on every request; logging is off in every set-up. Target: Recall's cached
-hit at ≥ 0.5× the floor; measured here: **${recall.ratio.toFixed(2)}×** in process, and
-**${redis.ratio.toFixed(2)}×** with Redis.
+the operation budget on every request; logging is off in every set-up. "Server CPU µs / req" is
+the CPU time the server process spent per answered request: unlike req/s it does not depend on
+whether the server or the load generator (one process, sharing the machine) is the bottleneck,
+so "floor CPU ÷ this" is the steadier ratio. Target: Recall's cached hit at ≥ 0.5× the floor;
+measured here: **${recall.ratio.toFixed(2)}×** the floor's req/s in process
+(**${(rows[0]!.cpuPerRequest / recall.cpuPerRequest).toFixed(2)}×** by CPU per request), and
+**${redis.ratio.toFixed(2)}×** with Redis (**${(rows[0]!.cpuPerRequest / redis.cpuPerRequest).toFixed(2)}×** by CPU).
 
 ${table}`;
 }

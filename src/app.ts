@@ -8,7 +8,7 @@ import { createMemoryCache, type Cache } from './cache/cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { createEvents, type Events } from './events/create-event-bus.js';
+import { createEvents, type Events } from './events/create-events.js';
 import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
 import { createCachedResponseFastPath } from './cached-response-fast-path.js';
 import { createHttpServer } from './http-server.js';

@@ -28,17 +28,18 @@ type HttpHeaders = Record<string, string>;
  */
 export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fallback: RequestListener): RequestListener {
   const { config, logger } = deps;
+  const hits = { ok: deps.cache.metrics.fastPathHits.labels({ status: '200' }), notModified: deps.cache.metrics.fastPathHits.labels({ status: '304' }) };
 
-  // Cached results are shared objects, so their data can be serialised once per entry.
-  const serialised = new WeakMap<object, string>();
-  const serialisedData = (data: ExecutionResult['data']): string => {
-    if (!data) return JSON.stringify(data ?? null);
-    let json = serialised.get(data);
-    if (json === undefined) {
-      json = JSON.stringify(data);
-      serialised.set(data, json);
+  // Cached results are shared objects, so each is serialised and encoded once: the body of a hit
+  // without extensions (the usual case outside development) is then the same bytes every time.
+  const encoded = new WeakMap<object, Buffer>();
+  const encodedBody = (data: NonNullable<ExecutionResult['data']>): Buffer => {
+    let bytes = encoded.get(data);
+    if (!bytes) {
+      bytes = Buffer.from(JSON.stringify({ data }));
+      encoded.set(data, bytes);
     }
-    return json;
+    return bytes;
   };
 
   // Recent (viewer, request) pairs and their cache keys: a repeated request skips parsing and hashing.
@@ -89,23 +90,25 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     } & Record<string, unknown>;
     const headers: HttpHeaders = { ...http?.headers, ...(decision ? budgetHeaders(decision) : {}) };
     if (headers['ETag'] !== undefined && req.headers['if-none-match'] === headers['ETag']) {
-      deps.cache.metrics.fastPathHits.inc({ status: '304' });
+      hits.notModified.inc();
       return send(res, 304, headers, '', started, operationName);
     }
-    deps.cache.metrics.fastPathHits.inc({ status: '200' });
+    hits.ok.inc();
     const debug = config.NODE_ENV === 'development' || (viewer.user.role === 'ADMIN' && req.headers[CACHE_DEBUG_HEADER] === '1');
     if (debug) {
       const ttl = Number(/max-age=(\d+)/.exec(headers['Cache-Control'] ?? '')?.[1] ?? 0);
       extensions['cache'] = { hit: true, ttl };
     }
-    // What yoga would send (the result without `extensions.http`), with the data serialised once.
-    const extra = Object.keys(extensions).length > 0 ? `,"extensions":${JSON.stringify(extensions)}` : '';
-    const body = `{"data":${serialisedData(cached.data)}${extra}}`;
+    // What yoga would send: the result without `extensions.http`.
+    const body =
+      cached.data && Object.keys(extensions).length === 0
+        ? encodedBody(cached.data)
+        : JSON.stringify({ data: cached.data, extensions: Object.keys(extensions).length > 0 ? extensions : undefined });
     headers['Content-Type'] = `${responseMediaType(req.headers.accept)}; charset=utf-8`;
     send(res, 200, headers, body, started, operationName);
   }
 
-  function send(res: ServerResponse, status: number, headers: HttpHeaders, body: string, started: number, operationName: string | undefined) {
+  function send(res: ServerResponse, status: number, headers: HttpHeaders, body: string | Buffer, started: number, operationName: string | undefined) {
     res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body);
     logger.info(
       {

@@ -7,7 +7,7 @@ import type { SessionRow, UserRow } from './db/rows.js';
 import type { IdGenerator } from './ids.js';
 import type { Cache } from './cache/cache.js';
 import type { ResponseStore } from './cache/response-store.js';
-import type { Events } from './events/create-event-bus.js';
+import type { Events } from './events/create-events.js';
 import type { OperationBudget } from './rate-limit/operation-budget.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { Loaders } from './loaders/create-loaders.js';

@@ -3,7 +3,7 @@ import { createApp } from './app.js';
 import { createCache } from './cache/cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/open-database.js';
-import { createEvents } from './events/create-event-bus.js';
+import { createEvents } from './events/create-events.js';
 import { drainServer } from './graceful-shutdown.js';
 import { createLogger } from './observability/logger.js';
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 const SESSION_TOKEN_PREFIX = 'rcs_';
 const SESSION_TOKEN = /^rcs_[A-Za-z0-9_-]{43}$/;
@@ -14,7 +14,7 @@ export function isSessionTokenShaped(token: string): boolean {
 
 /** Only this digest is stored, so a database leak yields no usable token. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** The token of an `Authorization: Bearer <token>` header; undefined when there is no header. */

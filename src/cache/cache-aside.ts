@@ -49,8 +49,16 @@ export function createCacheAside<K, V>(
   logger: Logger,
   spec: CacheAsideSpec<K, V>,
 ): CacheAside<K, V> {
-  const count = (tier: string, result: 'hit' | 'miss' | 'stale' | 'negative', n = 1) =>
-    cache.metrics.lookups.inc({ kind: spec.kind, tier, result }, n);
+  // Bound label sets, as a lookup is counted on every read of every request.
+  const counters = new Map<string, { inc(n: number): void }>();
+  const count = (tier: string, result: 'hit' | 'miss' | 'stale' | 'negative', n = 1) => {
+    let counter = counters.get(`${tier}|${result}`);
+    if (!counter) {
+      counter = cache.metrics.lookups.labels({ kind: spec.kind, tier, result });
+      counters.set(`${tier}|${result}`, counter);
+    }
+    counter.inc(n);
+  };
 
   const encode = (value: V | null, writtenAt: number): Omit<CacheWrite, 'key'> =>
     value === null

@@ -12,8 +12,6 @@ export interface RedisClientOptions {
    * fall back to PostgreSQL; on for the subscriber, whose SUBSCRIBE should wait for Redis.
    */
   offlineQueue?: boolean;
-  /** Send the commands of one tick in one write: for clients called once per request. */
-  autoPipelining?: boolean;
 }
 
 /**
@@ -31,7 +29,6 @@ export function createRedisClient(options: RedisClientOptions): Redis {
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
     // Subscriptions are renewed by their owner on 'ready', which must know when they hold.
     autoResubscribe: false,
-    enableAutoPipelining: options.autoPipelining ?? false,
   });
   let healthy = false;
   client.on('ready', () => {

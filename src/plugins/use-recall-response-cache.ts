@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionResult } from 'graphql';
@@ -42,10 +42,8 @@ export interface ResponseKeyParams {
  * ignored rather than answered with a 304.
  */
 export function responseCacheKey(params: ResponseKeyParams): string {
-  const hash = createHash('sha256')
-    .update([params.documentString, params.operationName ?? '', stableStringify(params.variableValues ?? {}), params.sessionId ?? ''].join('|'))
-    .digest('hex');
-  return `${params.sessionId ?? ''}:${hash}`;
+  const digest = hash('sha256', [params.documentString, params.operationName ?? '', stableStringify(params.variableValues ?? {}), params.sessionId ?? ''].join('|'), 'hex');
+  return `${params.sessionId ?? ''}:${digest}`;
 }
 
 const etagOwner = (etag: string): string => etag.slice(0, etag.indexOf(':'));

@@ -91,7 +91,6 @@ export function createOperationBudget(options: OperationBudgetOptions): Operatio
         url: config.REDIS_URL,
         name: 'budget',
         commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-        autoPipelining: true,
         logger: options.logger.child({ component: 'budget' }),
       })
     : null;

@@ -5,7 +5,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createCache, type Cache } from '../../src/cache/cache.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
-import { createEvents, type Events } from '../../src/events/create-event-bus.js';
+import { createEvents, type Events } from '../../src/events/create-events.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
 
