@@ -117,7 +117,8 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
         operationName,
         status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
-        cache: 'hit',
+        // Answered before the GraphQL pipeline: a cache hit, a 304, or a spent budget's 429.
+        fastPath: true,
       },
       'request',
     );
