@@ -109,6 +109,13 @@ export async function createRedisCache(
       ? createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_L1_MAX_ENTRIES, clock, quietMs: quietMs(config) })
       : null;
 
+  let l1Epoch = 0;
+  function dropL1() {
+    l1Epoch += 1;
+    l1?.clear();
+    void responseL1?.clear();
+  }
+
   let breaker: CircuitBreaker | undefined;
   const l2 = createFailOpenStore({
     redis,
@@ -125,7 +132,7 @@ export async function createRedisCache(
     onChange: (open) => {
       metrics.circuitOpen.set(open ? 1 : 0);
       // Other instances' invalidations may have been missed while Redis was away.
-      if (!open) l1?.clear();
+      if (!open) dropL1();
     },
     logger: log,
   });
@@ -140,10 +147,7 @@ export async function createRedisCache(
       await l1?.putMany(writes);
       await responseL1?.invalidate(stale);
     },
-    onResync: () => {
-      l1?.clear();
-      void responseL1?.clear();
-    },
+    onResync: dropL1,
     echoTimeoutMs: 100,
     metrics,
     logger: log,
@@ -165,6 +169,7 @@ export async function createRedisCache(
         l2: sharedResponses,
         l1TtlMs,
         coherent: () => bus.isListening() && !breaker!.isOpen,
+        epoch: () => l1Epoch,
         broadcast: (stale) => bus.publish({ writes: [], responses: stale }),
         clock,
         metrics,

@@ -10,6 +10,8 @@ export interface TieredResponseStoreOptions {
   l1TtlMs: number;
   /** Whether this instance is sure to hear every invalidation (see the invalidation bus). */
   coherent(): boolean;
+  /** Changes whenever L1 is emptied because invalidations may have been missed. */
+  epoch(): number;
   /** Tells the other instances which responses went stale, and waits for that to be delivered. */
   broadcast(entities: CacheEntityRecord[]): Promise<void>;
   clock: Clock;
@@ -28,6 +30,7 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
   return {
     async get(id) {
       const coherent = options.coherent();
+      const epoch = options.epoch();
       if (coherent) {
         const hit = await l1.get(id);
         metrics.lookups.inc({ kind: 'response', tier: 'l1', result: hit ? 'hit' : 'miss' });
@@ -37,7 +40,8 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
       metrics.lookups.inc({ kind: 'response', tier: 'redis', result: entry ? 'hit' : 'miss' });
       if (!entry) return null;
       const now = options.clock.now().getTime();
-      if (coherent && entry.expiresAt > now) {
+      // Not into an L1 emptied meanwhile; nor entries of older releases, which lack their entities.
+      if (coherent && options.epoch() === epoch && entry.entities && entry.expiresAt > now) {
         l1.fill(id, entry.result, entry.entities, Math.min(options.l1TtlMs, entry.expiresAt - now), entry.expiresAt);
       }
       return withRemainingMaxAge(entry.result, entry.expiresAt, now);

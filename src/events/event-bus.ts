@@ -3,7 +3,10 @@ import type { RecallEvent, RecallEventBody } from './recall-event.js';
 export interface Replay {
   /** Oldest first. */
   events: RecallEvent[];
-  /** False when some events after the id are no longer kept, or did not fit the limit. */
+  /**
+   * False when some events after the id may be missing: the event with that id is no longer
+   * kept (trimmed, or never shared), or the events did not fit the limit.
+   */
   complete: boolean;
 }
 

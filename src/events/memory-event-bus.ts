@@ -19,7 +19,6 @@ export function createMemoryEventBus(options: MemoryEventBusOptions): EventBus {
   const fanOut = createFanOut((error) => options.logger.error({ err: error }, 'an event listener failed'));
   const nextId = createEventIdGenerator(options.now);
   const kept: RecallEvent[] = [];
-  let lastDropped: string | null = null;
 
   return {
     mode: 'memory',
@@ -28,16 +27,17 @@ export function createMemoryEventBus(options: MemoryEventBusOptions): EventBus {
       for (const body of bodies) {
         const event = { ...body, id: nextId() };
         kept.push(event);
-        if (kept.length > options.maxLength) lastDropped = kept.shift()!.id;
+        if (kept.length > options.maxLength) kept.shift();
         options.metrics.published.inc({ kind: body.kind, reach: 'local' });
         fanOut.emit(event);
       }
     },
     listen: fanOut.listen,
     async readAfter(id, limit): Promise<Replay> {
+      // As in the stream: complete only while the client's own event is still kept.
+      const own = kept.findIndex((event) => event.id === id);
       const after = kept.filter((event) => compareEventIds(event.id, id) > 0);
-      const lost = lastDropped !== null && compareEventIds(lastDropped, id) > 0;
-      return { events: after.slice(0, limit), complete: !lost && after.length <= limit };
+      return { events: after.slice(0, limit), complete: own !== -1 && after.length <= limit };
     },
     close: async () => undefined,
   };

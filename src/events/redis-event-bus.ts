@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { parseWithDates, stringifyWithDates } from '../json-dates.js';
 import type { EventBus, Replay } from './event-bus.js';
-import { compareEventIds, createEventIdGenerator } from './event-ids.js';
+import { createEventIdGenerator } from './event-ids.js';
 import type { EventMetrics } from './event-metrics.js';
 import { createFanOut } from './fan-out.js';
 import type { RecallEvent, RecallEventBody } from './recall-event.js';
@@ -85,20 +85,14 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
     },
     listen: fanOut.listen,
     async readAfter(id, limit): Promise<Replay> {
-      const [info, entries] = await Promise.all([
-        publisher.xinfo('STREAM', streamKey).then(
-          (reply) => streamInfo(reply as unknown[]),
-          () => null,
-        ),
+      // The client's own event still kept means nothing after it was trimmed (trimming takes the
+      // oldest first); gone, it may have been trimmed with others, or the stream was reset.
+      const [own, entries] = await Promise.all([
+        publisher.xrange(streamKey, id, id) as Promise<StreamEntry[]>,
         publisher.xrange(streamKey, `(${id}`, '+', 'COUNT', limit + 1) as Promise<StreamEntry[]>,
       ]);
       const events = entries.slice(0, limit).flatMap((entry) => decode(entry) ?? []);
-      // Lost: trimmed past the id, or the stream was reset (a Redis restart) since the id was given.
-      const lost =
-        !info ||
-        compareEventIds(info.maxDeletedId, id) > 0 ||
-        compareEventIds(id, info.lastGeneratedId) > 0;
-      return { events, complete: !lost && entries.length <= limit };
+      return { events, complete: own.length > 0 && entries.length <= limit };
     },
     async close() {
       // A read waiting for a Redis that never came back may never settle; the loop ends on its own.
@@ -120,7 +114,3 @@ function decode([id, fields]: StreamEntry): RecallEvent | null {
   }
 }
 
-function streamInfo(reply: unknown[]): { lastGeneratedId: string; maxDeletedId: string } {
-  const field = (name: string) => String(reply[reply.indexOf(name) + 1]);
-  return { lastGeneratedId: field('last-generated-id'), maxDeletedId: field('max-deleted-entry-id') };
-}

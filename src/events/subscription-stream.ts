@@ -1,7 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { clientError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
-import { compareEventIds } from './event-ids.js';
 import type { RecallEvent } from './recall-event.js';
 
 /** One value for a subscriber, with the id of the event it came from (the SSE event id). */
@@ -33,7 +32,8 @@ export interface SubscriptionStreamOptions<T> {
 /**
  * A subscription's source: live events from the bus, preceded by the replay of what a
  * resuming client missed. Listening starts at once, before the replay is read, so nothing
- * falls between the two; events already replayed are skipped when they arrive live.
+ * falls between the two; events already replayed are skipped when they arrive live (by id, not
+ * by order: ids of events that could not be shared come from this instance's clock).
  *
  * A hand-written iterator rather than an async generator: a generator waiting for the next
  * event cannot be returned from until one arrives, which would keep a disconnected client's
@@ -44,7 +44,8 @@ export type SubscriptionStream<T> = AsyncIterableIterator<Delivery<T> | StreamEn
 export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T>): SubscriptionStream<T> {
   const live: RecallEvent[] = [];
   let backlogRead: Promise<Array<RecallEvent | Delivery<T>>> | null = null;
-  let lastId = options.after;
+  // Events replayed that may also arrive live (published after listening began).
+  const replayed = new Set<string>();
   let wake: (() => void) | null = null;
   let ending: StreamEnd | null = null;
   let done = false;
@@ -78,6 +79,7 @@ export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T
     if (!options.after) return [];
     const replay = await options.bus.readAfter(options.after, options.replayLimit).catch(() => null);
     const notice = replay?.complete ? [] : (options.gapNotice ? [options.gapNotice()] : []);
+    for (const event of replay?.events ?? []) replayed.add(event.id);
     return [...notice, ...(replay?.events ?? [])];
   }
 
@@ -86,6 +88,7 @@ export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T
     async next() {
       const backlog = await (backlogRead ??= readBacklog());
       while (!done) {
+        const fromBacklog = backlog.length > 0;
         const item = backlog.shift() ?? live.shift();
         if (!item) {
           if (ending) {
@@ -98,8 +101,7 @@ export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T
           continue;
         }
         if (!('kind' in item)) return { value: item, done: false };
-        if (lastId !== null && compareEventIds(item.id, lastId) <= 0) continue;
-        lastId = item.id;
+        if (!fromBacklog && replayed.delete(item.id)) continue;
         try {
           const value = await options.select(item);
           if (value !== null) return { value: { eventId: item.id, value }, done: false };

@@ -111,6 +111,10 @@ function openStream<T>(ctx: GraphQLContext, field: string, spec: StreamSpec<T>):
     },
   });
   streams.add(stream);
+  // A client gone before its response began never reads the stream, nor returns from it.
+  const { signal } = ctx.request;
+  if (signal.aborted) void stream.return!();
+  else signal.addEventListener('abort', () => void stream.return!(), { once: true });
   return stream;
 }
 

@@ -178,6 +178,31 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
     expect(t.events.streams.size).toBe(0);
   });
 
+  it('lets go of a subscription whose client left before its response began', async () => {
+    const contextId = await contextOf(t, user);
+    const { streams } = t.events;
+    const add = streams.add.bind(streams);
+    let opened = 0;
+    streams.add = (stream) => {
+      opened += 1;
+      return add(stream);
+    };
+    try {
+      const controller = new AbortController();
+      const response = t.app.yoga.fetch(url, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${user.token}` },
+        body: JSON.stringify({ query: MEMORY_EVENTS, variables: { id: contextId } }),
+      });
+      controller.abort(); // while the resolver is still looking the context up
+      await Promise.resolve(response).then((r: Response) => r.body?.cancel(), () => undefined);
+      await until(() => opened === 1 && streams.size === 0);
+    } finally {
+      streams.add = add;
+    }
+  });
+
   it('ends a subscription whose session was revoked, at its next event', async () => {
     const token = await t.login(user);
     const contextId = await contextOf(t, user);
@@ -245,6 +270,10 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
     } finally {
       resumed.close();
     }
+    // Whatever the replay limit: the client's own event is gone, so events after it may be too.
+    expect((await t.events.bus.readAfter(last.id!, 1_000_000)).complete).toBe(false);
+    const recent = (await t.events.bus.readAfter(last.id!, 1_000_000)).events.at(-2)!;
+    expect((await t.events.bus.readAfter(recent.id, 1_000_000)).complete).toBe(true);
   });
 
   it('runs queries and mutations over graphql-ws with the response cache on', async () => {

@@ -88,12 +88,42 @@ describe('subscription stream', () => {
 
   it('lets a waiting subscriber go at once when the client leaves', async () => {
     const events = bus();
+    let listening = 0;
+    const counted = {
+      ...events,
+      listen(listener: Parameters<typeof events.listen>[0]) {
+        listening += 1;
+        const stop = events.listen(listener);
+        return () => {
+          listening -= 1;
+          stop();
+        };
+      },
+    };
     let closedAs: string | null = null;
-    const stream = createSubscriptionStream({ bus: events, after: null, replayLimit: 10, queueLimit: 3, select, onClose: (reason) => (closedAs = reason) });
+    const stream = createSubscriptionStream({ bus: counted, after: null, replayLimit: 10, queueLimit: 3, select, onClose: (reason) => (closedAs = reason) });
+    expect(listening).toBe(1);
     const waiting = stream.next();
     await stream.return!();
     expect(await waiting).toEqual({ value: undefined, done: true });
     expect(closedAs).toBe('client');
-    await events.publish([body('after')]); // no listener is left to queue it
+    expect(listening).toBe(0);
+  });
+
+  it('resyncs a client that resumes from an id it cannot have been given, then goes live', async () => {
+    const events = bus();
+    await events.publish([body('kept')]);
+    const stream = createSubscriptionStream({
+      bus: events,
+      after: '99999999999999-0',
+      replayLimit: 10,
+      queueLimit: 10,
+      select,
+      gapNotice: () => ({ eventId: '99999999999999-0', value: 'RESYNC' }),
+    });
+    expect(await reasons(stream, 1)).toEqual(['RESYNC']);
+    await events.publish([body('live')]);
+    expect(await reasons(stream, 1)).toEqual(['live']);
+    await stream.return!();
   });
 });
