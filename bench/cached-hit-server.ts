@@ -21,6 +21,7 @@ import { createHttpServer } from '../src/http-server.js';
 import { useAuthentication, viewerOf } from '../src/plugins/use-authentication.js';
 import { createContextFactory } from '../src/request-context.js';
 import { LIST_QUERY } from './cached-hit-query.js';
+import { gql as send } from './gql.js';
 import { cacheControlOverrides, withCacheControl } from '../src/schema/cache-control.js';
 
 
@@ -42,16 +43,8 @@ const registry = new Registry();
 const cache = await createCache(config, registry, logger);
 const app = createApp({ config, db, cache, registry, logger });
 
-async function gql(query: string, variables: Record<string, unknown>, token?: string) {
-  const response = await app.yoga.fetch('http://bench/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (query: string, variables: Record<string, unknown>, token?: string) =>
+  send((url, init) => app.yoga.fetch(url, init), 'http://bench/graphql', query, variables, token);
 
 const token: string = (await gql('mutation { signUp(input: { email: "bench@example.com", password: "bench password" }) { token } }', {})).signUp.token;
 const contextId: string = (await gql('mutation { createContext(input: { name: "Kitchen", description: "pasta recipes" }) { context { id } } }', {}, token)).createContext.context.id;

@@ -24,6 +24,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { benchmarkCachedHits, cachedHitReport } from './cached-hit.js';
+import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
 
@@ -92,16 +93,8 @@ async function start(mode: Mode, db: Database, index: number): Promise<Running> 
   return { mode, app, cache, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/graphql` };
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (url: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  send(fetch, url, query, variables, token);
 
 async function seed(url: string) {
   const signUp = await gql(url, 'mutation { signUp(input: { email: "bench@example.com", password: "bench password" }) { token } }');
