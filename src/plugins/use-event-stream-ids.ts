@@ -4,15 +4,14 @@ import { isAsyncIterable, type FetchAPI, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../graphql-context.js';
 import type { ServerContext } from '../request-context.js';
 
-const EVENT_ID = Symbol('recall.eventId');
-
-type Identified = ExecutionResult & { [EVENT_ID]?: string | null };
+type Identified = ExecutionResult<unknown, { eventId?: string }>;
 
 /**
- * Subscriptions over SSE, with an `id:` on every event (yoga's own SSE writer sends none), so
- * that EventSource and other clients send Last-Event-ID when they reconnect and are replayed
- * what they missed. The id is the one the subscription resolver records on the context while
- * it resolves each event.
+ * Event ids on subscription results: `extensions.eventId` on every result (over any transport,
+ * so that a WebSocket client can resume too), and over SSE an `id:` on every event (yoga's own
+ * SSE writer sends none), so that EventSource and other clients send Last-Event-ID when they
+ * reconnect and are replayed what they missed. The id is the one the subscription resolver
+ * records on the context while it resolves each event.
  */
 export function useEventStreamIds(keepAliveMs: number): { plugin: Plugin; abortAll(): void } {
   const subscriptions = new WeakSet<Request>();
@@ -24,7 +23,8 @@ export function useEventStreamIds(keepAliveMs: number): { plugin: Plugin; abortA
       return {
         onSubscribeResult: () => ({
           onNext({ result, setResult }) {
-            setResult({ ...result, [EVENT_ID]: ctx.delivery.eventId } as Identified);
+            const eventId = ctx.delivery.eventId;
+            if (eventId) setResult({ ...result, extensions: { ...result.extensions, eventId } });
           },
         }),
       };
@@ -108,7 +108,7 @@ function eventStreamResponse(results: AsyncIterable<Identified>, fetchAPI: Fetch
 }
 
 function nextEvent(result: Identified): string {
-  const id = result[EVENT_ID];
+  const id = result.extensions?.eventId;
   const { data, errors, extensions } = result;
   const payload = JSON.stringify({ data, errors: errors?.map(withoutHttp), ...(extensions ? { extensions } : {}) });
   return `${id ? `id: ${id}\n` : ''}event: next\ndata: ${payload}\n\n`;

@@ -58,7 +58,8 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
     const subscription = await subscribeOverSse(t, url, user.token, INVALIDATIONS);
     try {
       const memoryId = await addMemory(t, user, contextId, 'first');
-      const { data } = await subscription.next();
+      const { data, extensions } = await subscription.next();
+      expect(extensions.eventId).toBe(data.cacheInvalidated.id);
       expect(data.cacheInvalidated).toMatchObject({
         reason: 'MEMORIES_ADDED',
         contextId,
@@ -90,6 +91,10 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
         { type: 'UPDATED', memoryId, version: 2, previousContent: 'v1', content: 'v2', actor: { id: user.id } },
         { type: 'DELETED', memoryId, version: 2, previousContent: 'v2', content: null, actor: { id: user.id } },
       ]);
+      // Each result carries the id to resume after.
+      const eventIds = events.map((event) => event.extensions.eventId as string);
+      expect(eventIds.every((id) => /^\d+-\d+$/.test(id))).toBe(true);
+      expect([...eventIds].sort(byEventId)).toEqual(eventIds);
       // The same events as the memory's stored history.
       const history = await t.database.db.query<{ id: string }>(`SELECT id FROM memory_events WHERE memory_id = $1 ORDER BY version, id`, [memoryId]);
       expect(events.map((event) => event.data.memoryEvents.id).sort()).toEqual(history.map((row) => row.id).sort());
@@ -243,6 +248,16 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
       expect([...ids].sort(byEventId)).toEqual(ids);
     } finally {
       resumed.close();
+    }
+    // Over WebSocket, the id to resume after goes in the subscribe message's extensions.
+    const client = webSocketClient(url, user.token);
+    try {
+      const iterator = client.iterate({ query: MEMORY_EVENTS, variables: { id: contextId }, extensions: { lastEventId: seen.id! } });
+      const overWs = [(await iterator.next()).value, (await iterator.next()).value, (await iterator.next()).value];
+      expect(overWs.map((result: any) => result.data.memoryEvents.content)).toEqual(['missed 1', 'missed 2', 'live']);
+      await iterator.return?.();
+    } finally {
+      await client.dispose();
     }
   });
 
