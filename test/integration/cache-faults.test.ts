@@ -97,3 +97,37 @@ it.runIf(inject('redisUrl'))('keeps answering while Redis is killed under load a
     await redis.stop();
   }
 }, 60_000);
+
+it.runIf(inject('redisUrl'))("keeps delivering another instance's events after Redis restarts", async () => {
+  const port = await freePort();
+  let redis = await startRedisServer(port);
+  const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` };
+  const a = await createTestApp(backend, { redisUrl: redis.url, env });
+  const b = await createTestApp(backend, { redisUrl: redis.url, env, database: a.database });
+  const received: string[] = [];
+  const stop = b.events.bus.listen((event) => {
+    if (event.kind === 'invalidation') received.push(event.invalidation.reason);
+  });
+  try {
+    const { user, contextId } = await seed(a);
+    await expect.poll(() => received.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    await redis.stop();
+    redis = await startRedisServer(port);
+    received.length = 0;
+    // A publishes once its connection is back; B's follower, once its own is, reads on.
+    await expect
+      .poll(
+        async () => {
+          await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "after restart" }] }) { memories { id } } }', { c: contextId }, { token: user.token });
+          return received.includes('MEMORIES_ADDED');
+        },
+        { timeout: 15_000, interval: 500 },
+      )
+      .toBe(true);
+  } finally {
+    stop();
+    await b.close();
+    await a.close();
+    await redis.stop();
+  }
+}, 60_000);
