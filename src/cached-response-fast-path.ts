@@ -6,15 +6,12 @@ import { clientIp } from './client-ip.js';
 import type { AppDeps, Viewer } from './graphql-context.js';
 import type { RequestListener } from './http-server.js';
 import { markCounted, spenderOf } from './plugins/use-operation-budget.js';
-import { CACHE_DEBUG_HEADER, responseCacheKey } from './plugins/use-recall-response-cache.js';
+import { CACHE_DEBUG_HEADER, responseCacheKey, type ResponseKeyParams } from './plugins/use-recall-response-cache.js';
 import { budgetHeaders, budgetRefusal } from './rate-limit/budget-responses.js';
 import type { BudgetDecision } from './rate-limit/operation-budget.js';
 
-interface Operation {
-  query: string;
-  variables: Record<string, unknown> | undefined;
-  operationName: string | undefined;
-}
+/** What the response-cache key is made of, but the viewer. */
+type Operation = Omit<ResponseKeyParams, 'sessionId'> & { operationName: string | undefined };
 
 type HttpHeaders = Record<string, string>;
 
@@ -61,7 +58,7 @@ export function createCachedResponseFastPath(deps: AppDeps, endpoint: string, fa
     if (!known) {
       const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
       if (!operation) return fallback(req, res);
-      known = { key: responseCacheKey({ ...operation, variableValues: operation.variables, documentString: operation.query, sessionId: viewer.user.id }), operationName: operation.operationName };
+      known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName };
     }
 
     const spender = spenderOf(viewer, clientIp(config.TRUST_PROXY, header(req, 'x-forwarded-for'), req.socket.remoteAddress));
@@ -194,8 +191,8 @@ function operationOf(params: unknown): Operation | null {
   if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
   return {
-    query,
-    variables: (variables ?? undefined) as Record<string, unknown> | undefined,
+    documentString: query,
+    variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
     operationName: operationName ?? undefined,
   };
 }
