@@ -87,6 +87,9 @@ describe.each(modes)('cached responses before the GraphQL pipeline ($name)', ({ 
   });
 
   it('counts every request, hits included, once, and refuses the spent budget with 429', async () => {
+    // Start at the beginning of a budget window, so that none of the counts below slides out.
+    const windowMs = t.app.deps.config.RATE_LIMIT_WINDOW_SECONDS * 1000;
+    t.clock.advance(windowMs - (t.clock.now().getTime() % windowMs));
     const fresh = await t.newUser();
     const own = (await t.gql('mutation { createContext(input: { name: "Mine" }) { context { id } } }', {}, { token: fresh.token })).data.createContext.context.id;
     // createContext was the first of 12 (signUp was anonymous: the address's budget).
@@ -127,6 +130,11 @@ describe.runIf(inject('redisUrl'))('operation budget across instances', () => {
     const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
     const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
     try {
+      // Both clocks at the same instant, early in a budget window.
+      const windowMs = a.app.deps.config.RATE_LIMIT_WINDOW_SECONDS * 1000;
+      const target = (Math.floor(Math.max(a.clock.now().getTime(), b.clock.now().getTime()) / windowMs) + 1) * windowMs + 1_000;
+      a.clock.advance(target - a.clock.now().getTime());
+      b.clock.advance(target - b.clock.now().getTime());
       const user = await a.newUser();
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) statuses.push((await (i % 2 ? a : b).gql('{ viewer { id } }', {}, { token: user.token })).status);
