@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -8,6 +9,8 @@ declare module 'vitest' {
     postgresUrl: string | null;
     /** The Redis server the cache tests also run against, or null when none answers. */
     redisUrl: string | null;
+    /** Whether `redis-server` can be started here, for the fault tests that kill and restart their own. */
+    redisServer: boolean;
   }
 }
 
@@ -21,6 +24,7 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export default async function setup(project: TestProject): Promise<void> {
   project.provide('postgresUrl', await probePostgres());
   project.provide('redisUrl', await probeRedis());
+  project.provide('redisServer', probeRedisServer());
 }
 
 function leftOut(what: string): null {
@@ -42,6 +46,13 @@ async function probeRedis(): Promise<string | null> {
   } finally {
     client.disconnect();
   }
+}
+
+function probeRedisServer(): boolean {
+  const run = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (run.status === 0) return true;
+  leftOut(`redis-server could not be started (${run.error?.message ?? run.stderr.trim()})`);
+  return false;
 }
 
 async function probePostgres(): Promise<string | null> {
