@@ -1,6 +1,8 @@
 import { Registry } from 'prom-client';
 import type { Cache } from '../src/cache/cache.js';
 import { createCacheMetrics } from '../src/cache/cache-metrics.js';
+import { invalidationOf } from '../src/cache/invalidation.js';
+import type { InvalidationLog } from '../src/cache/invalidation-log.js';
 import { createCacheKeys } from '../src/cache/keys.js';
 
 /**
@@ -8,21 +10,30 @@ import { createCacheKeys } from '../src/cache/keys.js';
  * only") run the same code with every lookup a miss and no load shared across requests.
  */
 export function createNullCache(prefix: string): Cache {
+  const keys = createCacheKeys(prefix);
+  const log: InvalidationLog = {
+    mode: 'memory',
+    apply: async () => 0,
+    position: () => ({ gen: 'none', pos: 0, exact: true }),
+    observe: () => ({ gen: 'none', pos: 0, exact: true }),
+    inProcessFresh: () => false,
+    usable: () => false,
+    start: async () => undefined,
+    flush: async () => undefined,
+    close: async () => undefined,
+  };
   return {
     mode: 'memory',
-    keys: createCacheKeys(prefix),
+    keys,
     metrics: createCacheMetrics(new Registry()),
-    tiers: { read: async (keys) => keys.map(() => ({ envelope: null, tier: null })), write: async () => undefined },
+    entities: { read: async (keys) => keys.map(() => ({ envelope: null, tier: null })), fill: async () => undefined },
+    responses: { get: async () => null, set: async () => false },
+    log,
     // Loads in flight are never shared: each request pays for its own.
-    inflight: new (class extends Map<string, Promise<unknown>> {
-      override set() {
-        return this;
-      }
-    })(),
-    responses: { get: async () => null, set: async () => undefined, invalidate: async () => undefined, clear: async () => undefined },
-    acquireLeases: async (keys) => keys.map(() => true),
+    inflight: { join: () => undefined, start: () => undefined, finish: () => undefined, clear: () => undefined },
+    invalidationOf: (change) => invalidationOf(change, keys, new Date(), 0),
+    acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
-    invalidate: async () => undefined,
     health: async () => ({ status: 'disabled' }),
     clear: async () => undefined,
     close: async () => undefined,

@@ -43,7 +43,7 @@ let statements = 0;
 interface Mode {
   name: string;
   env: Record<string, string>;
-  cache(config: Config, registry: Registry): Promise<Cache>;
+  cache(config: Config, registry: Registry, db: Database): Promise<Cache>;
 }
 
 const MODES: Mode[] = [
@@ -56,12 +56,12 @@ const MODES: Mode[] = [
   {
     name: 'cache-aside (Redis only)',
     env: { REDIS_URL, CACHE_L1_MAX_ENTRIES: '0' },
-    cache: (config, registry) => createCache(config, registry, logger),
+    cache: (config, registry, db) => createCache(config, { db, registry, logger }),
   },
   {
     name: 'cache-aside (L1 + Redis)',
     env: { REDIS_URL },
-    cache: (config, registry) => createCache(config, registry, logger),
+    cache: (config, registry, db) => createCache(config, { db, registry, logger }),
   },
 ];
 
@@ -87,7 +87,7 @@ async function start(mode: Mode, db: Database, index: number): Promise<Running> 
     ...mode.env,
   });
   const registry = new Registry();
-  const cache = await mode.cache(config, registry);
+  const cache = await mode.cache(config, registry, db);
   const app = createApp({ config, db, cache, registry, logger });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   return { mode, app, cache, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/graphql` };

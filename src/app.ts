@@ -4,26 +4,31 @@ import { createSchema, createYoga, maskError, type YogaServerInstance } from 'gr
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { resolvers } from '../resolvers/index.js';
+import { createAdmission } from './admission/admission.js';
+import { createAuthenticator } from './admission/auth-strategy.js';
+import { sessionTokenStrategy } from './admission/session-token-strategy.js';
+import type { AppDeps } from './app-deps.js';
 import { createMemoryCache, type Cache } from './cache/cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEvents, type Events } from './events/create-events.js';
-import type { AppDeps, GraphQLContext, RequestContext } from './graphql-context.js';
-import { createCachedResponseFastPath } from './cached-response-fast-path.js';
-import { createHttpServer } from './http-server.js';
+import type { GraphQLContext, RequestContext, ServerContext } from './graphql-context.js';
+import { createCachedHitFront } from './http/cached-hit-front.js';
+import { createHttpServer } from './http/server.js';
+import { serveGraphQLOverWebSocket } from './http/websocket-transport.js';
 import { createIdGenerator } from './ids.js';
-import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
 import { createCachedSources } from './loaders/cached-sources.js';
-import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
-import { createOperationBudget } from './rate-limit/operation-budget.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
-import { createContextFactory, type ServerContext } from './request-context.js';
-import { serveGraphQLOverWebSocket } from './websocket-transport.js';
+import { createOperationBudget } from './rate-limit/operation-budget.js';
+import { createAccessRecorder } from './relevance/access-recorder.js';
+import { createContextFactory } from './request-context.js';
+import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
 
 const SCHEMA_DIR = new URL('../schema/', import.meta.url);
+const GRAPHQL_ENDPOINT = '/graphql';
 
 export interface AppOptions {
   config: Config;
@@ -62,40 +67,43 @@ export function loadTypeDefs(): string[] {
 
 /** Builds the GraphQL server and its HTTP front; nothing listens until `server.listen`. */
 export function createApp(options: AppOptions): App {
+  const { config, db } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(options.config);
+  const logger = options.logger ?? createLogger(config);
   const registry = options.registry ?? new Registry();
-  const cache = options.cache ?? createMemoryCache(options.config, registry, clock);
-  const budget = createOperationBudget({ config: options.config, clock, registry, logger });
-  const events = options.events ?? createEvents({ ...options.config, REDIS_URL: undefined }, registry, logger, clock);
+  const cache = options.cache ?? createMemoryCache(config, { db, registry, logger, clock });
+  const budget = createOperationBudget({ config, keys: cache.keys, clock, registry, logger });
+  const events = options.events ?? createEvents({ ...config, REDIS_URL: undefined }, registry, logger, clock);
+  const sources = createCachedSources({ config, db, clock, logger, cache });
+  const authenticate = createAuthenticator([
+    sessionTokenStrategy({ sessions: sources.sessions, db, clock, sessionTtlSeconds: config.SESSION_TTL_SECONDS }),
+  ]);
+  const accessRecorder = createAccessRecorder({ db, clock, logger, flushIntervalMs: config.ACCESS_FLUSH_INTERVAL_MS });
   const deps: AppDeps = {
-    config: options.config,
-    db: options.db,
+    config,
+    db,
     clock,
     logger,
     newId: createIdGenerator(() => clock.now().getTime()),
     cache,
-    sources: createCachedSources({ config: options.config, db: options.db, clock, logger, cache }),
-    accessRecorder: createAccessRecorder({
-      db: options.db,
-      clock,
-      logger,
-      flushIntervalMs: options.config.ACCESS_FLUSH_INTERVAL_MS,
-    }),
-    responses: cache.responses,
+    sources,
+    accessRecorder,
     events,
     budget,
+    authenticate,
   };
+  const admission = createAdmission({ authenticate, budget, log: cache.log, trustProxy: config.TRUST_PROXY, logger });
 
-  const eventStreams = useEventStreamIds(options.config.SUBSCRIPTION_KEEPALIVE_MS);
+  const eventStreams = useEventStreamIds(config.SUBSCRIPTION_KEEPALIVE_MS);
   const yoga = createYoga<ServerContext, RequestContext>({
     schema: createSchema<GraphQLContext>({
-      typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(options.config)),
+      typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)),
       resolvers,
     }),
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
-    plugins: [...createPlugins(deps), eventStreams.plugin],
-    graphiql: options.config.GRAPHIQL ? { title: 'Recall' } : false,
+    plugins: [...createPlugins(deps, admission, GRAPHQL_ENDPOINT), eventStreams.plugin],
+    graphiql: config.GRAPHIQL ? { title: 'Recall' } : false,
     landingPage: false,
     // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
     healthCheckEndpoint: '/livez',
@@ -110,8 +118,25 @@ export function createApp(options: AppOptions): App {
     },
   });
 
-  const server = createHttpServer(createCachedResponseFastPath(deps, yoga.graphqlEndpoint, yoga), options.config.MAX_BODY_BYTES);
-  const websocket = serveGraphQLOverWebSocket(server, yoga, deps);
+  const front = createCachedHitFront(
+    {
+      admission,
+      responses: cache.responses,
+      accessRecorder,
+      endpoint: GRAPHQL_ENDPOINT,
+      responseCacheEnabled: config.RESPONSE_CACHE_ENABLED,
+      development: config.NODE_ENV === 'development',
+      hits: cache.metrics.fastPathHits,
+      logger,
+    },
+    yoga,
+  );
+  const server = createHttpServer(front, config.MAX_BODY_BYTES);
+  const websocket = serveGraphQLOverWebSocket(server, yoga, {
+    admission,
+    maxPayloadBytes: config.MAX_BODY_BYTES,
+    keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
+  });
   async function endSubscriptions() {
     await websocket.close();
     eventStreams.abortAll();
@@ -124,7 +149,7 @@ export function createApp(options: AppOptions): App {
     endSubscriptions,
     async close() {
       await endSubscriptions();
-      await deps.accessRecorder.close();
+      await accessRecorder.close();
       await budget.close();
     },
   };

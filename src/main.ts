@@ -27,7 +27,7 @@ const db = await openDatabase(config, logger).catch((error: unknown) => {
   process.exit(1);
 });
 const registry = new Registry();
-const cache = await createCache(config, registry, logger);
+const cache = await createCache(config, { db, registry, logger });
 const events = createEvents(config, registry, logger);
 const app = createApp({ config, db, cache, events, registry, logger });
 const { server } = app;

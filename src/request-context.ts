@@ -1,29 +1,31 @@
-import type { IncomingMessage } from 'node:http';
 import type { YogaInitialContext } from 'graphql-yoga';
-import type { AppDeps, RequestContext } from './graphql-context.js';
-import { clientIp } from './client-ip.js';
+import { admissionOf } from './admission/admission.js';
+import type { AppDeps } from './app-deps.js';
+import type { RequestContext, ServerContext } from './graphql-context.js';
 import { createLoaders } from './loaders/create-loaders.js';
-import { viewerOf } from './plugins/use-authentication.js';
-
-/** What node:http adds to yoga's context; absent when tests call `yoga.fetch`. */
-export interface ServerContext {
-  req?: IncomingMessage;
-}
 
 /**
- * Builds each request's context: the viewer `useAuthentication` resolved, and a fresh set of
- * loaders, so nothing is memoised across requests.
+ * Builds each request's context from its admission (made by `useAdmission`, the cached-hit
+ * front or the WebSocket transport), with a fresh set of loaders, so nothing is memoised across
+ * requests.
  */
 export function createContextFactory(deps: AppDeps) {
   return (initial: YogaInitialContext & ServerContext): RequestContext => {
-    const viewer = viewerOf(initial.request);
-    return {
+    const admitted = admissionOf(initial.request);
+    const viewer = admitted?.viewer ?? null;
+    const context: RequestContext = {
       deps,
       viewer,
-      loaders: createLoaders(deps, viewer),
-      clientIp: clientIp(deps.config.TRUST_PROXY, initial.request.headers.get('x-forwarded-for'), initial.req?.socket.remoteAddress),
+      read: admitted?.read ?? deps.cache.log.position(),
+      // Batches read at the request's position as it stands then: its own writes raise it.
+      loaders: createLoaders(deps, viewer, () => context.read),
+      retrieved: new Set(),
+      clientIp: admitted?.clientIp ?? null,
+      authorization: initial.request.headers.get('authorization'),
+      startedAt: performance.now(),
       cacheableUntil: { at: Infinity },
       delivery: { eventId: null },
     };
+    return context;
   };
 }

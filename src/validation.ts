@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { z } from 'zod';
 import type { UserError } from './errors.js';
 import { clientError } from './errors.js';
@@ -27,4 +28,19 @@ export function parseArgs<T>(schema: z.ZodType<T>, args: unknown): T {
   throw clientError('BAD_USER_INPUT', name ? `${name}: ${issue.message}` : issue.message, {
     field: issue.path.map(String),
   });
+}
+
+const NUL_MESSAGE = 'Text must not contain NUL (\\u0000) characters: PostgreSQL cannot store them.';
+
+/** The refusal of text with U+0000, which PostgreSQL text and jsonb cannot hold. */
+export const nulRefusal = (): GraphQLError =>
+  new GraphQLError(NUL_MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([key, item]) => key.includes('\0') || containsNul(item));
+  }
+  return false;
 }

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import type { LoginInput, SignUpInput } from '../__generated__/resolvers-types.js';
 import type { SessionRow, UserRow } from '../db/rows.js';
 import { findUserByEmail, insertUser } from '../db/repositories/users.js';
 import type { UserError } from '../errors.js';
-import type { AppDeps } from '../graphql-context.js';
+import type { AppDeps } from '../app-deps.js';
 import { parseInput } from '../validation.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { startSession, type SessionMeta } from './sessions.js';
@@ -28,6 +27,9 @@ const signUpInput = z.object({
 });
 
 const loginInput = z.object({ email: z.string().trim().max(254), password });
+
+export type SignUpInput = z.input<typeof signUpInput>;
+export type LoginInput = z.input<typeof loginInput>;
 
 export async function signUp(deps: AppDeps, input: SignUpInput, meta: SessionMeta): Promise<AuthResult> {
   const parsed = parseInput(signUpInput, input);

@@ -1,48 +1,18 @@
-import { clientError } from '../errors.js';
-import type { AppDeps, Viewer } from '../graphql-context.js';
-import { gone } from '../cache/invalidation.js';
-import { insertSession, revokeSession, touchSession } from '../db/repositories/sessions.js';
 import type { Queryable } from '../db/database.js';
+import { insertSession, revokeSession } from '../db/repositories/sessions.js';
+import type { RecordedChange } from '../domain/change.js';
 import type { SessionRow } from '../db/rows.js';
-import { bearerToken, hashToken, isSessionTokenShaped, newSessionToken } from './tokens.js';
+import type { AppDeps } from '../app-deps.js';
+import { hashToken, newSessionToken } from './tokens.js';
 
 /**
  * last_seen_at is written at most this often per session. The expiry written with it reaches
  * one interval further, so a session never expires early: it lasts from 30 to 31 minutes
  * (with the default TTL) after its last use.
  */
-const TOUCH_INTERVAL_MS = 60_000;
+export const TOUCH_INTERVAL_MS = 60_000;
 
-const expiryFrom = (deps: AppDeps, from: Date) =>
-  new Date(from.getTime() + deps.config.SESSION_TTL_SECONDS * 1000 + TOUCH_INTERVAL_MS);
-
-const invalidToken = () => clientError('UNAUTHENTICATED', 'The bearer token is invalid, expired or revoked.');
-
-/**
- * Resolves the viewer of a request. No Authorization header means an anonymous request;
- * a header that does not carry a live session token refuses the whole request.
- */
-export async function authenticate(deps: AppDeps, authorization: string | null): Promise<Viewer | null> {
-  const token = bearerToken(authorization);
-  if (token === undefined) return null;
-  if (token === null) throw clientError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".');
-  if (!isSessionTokenShaped(token)) throw invalidToken();
-
-  const tokenHash = hashToken(token);
-  const [found] = await deps.sources.sessions.load([tokenHash]);
-  const now = deps.clock.now();
-  if (!found || found.session.revokedAt !== null || found.session.expiresAt <= now) throw invalidToken();
-
-  const { session, user } = found;
-  if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
-    const expiresAt = expiryFrom(deps, now);
-    await touchSession(deps.db, session.id, now, expiresAt);
-    const touched = { user, session: { ...session, lastSeenAt: now, expiresAt } };
-    await deps.sources.sessions.remember(tokenHash, touched);
-    return touched;
-  }
-  return { user, session };
-}
+export const sessionExpiryFrom = (from: Date, ttlSeconds: number): Date => new Date(from.getTime() + ttlSeconds * 1000 + TOUCH_INTERVAL_MS);
 
 export interface SessionMeta {
   userAgent: string | null;
@@ -64,19 +34,14 @@ export async function startSession(
     tokenHash: hashToken(token),
     createdAt: now,
     lastSeenAt: now,
-    expiresAt: expiryFrom(deps, now),
+    expiresAt: sessionExpiryFrom(now, deps.config.SESSION_TTL_SECONDS),
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip,
   });
   return { token, session };
 }
 
-/** Revokes the session and, before returning, every cached copy of it on every instance. */
-export async function endSession(deps: AppDeps, session: SessionRow): Promise<void> {
-  const now = deps.clock.now();
-  await revokeSession(deps.db, session.id, now);
-  // No later copy may win over the revocation: it carries the highest version there is.
-  await deps.cache.invalidate('session', [
-    gone(deps.cache.keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now, deps.config.CACHE_TTL_SESSION_SECONDS * 1000),
-  ]);
+/** Revokes the session; its cached copies go through the after-write step, like any change. */
+export function endSession(deps: AppDeps, session: SessionRow): Promise<{ recorded: RecordedChange } | null> {
+  return revokeSession(deps.db, session.id, deps.clock.now());
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Cache } from './cache.js';
 import { encodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheKind } from './keys.js';
-import type { CacheWrite } from './store.js';
+import type { CacheWrite, ReadPosition } from './store.js';
 
 export interface CacheAsideSpec<K, V> {
   kind: CacheKind;
@@ -30,25 +30,20 @@ export interface CacheAsideSpec<K, V> {
 const LEASE_POLL_MS = 20;
 
 /**
- * Makes a DataLoader batch function that reads through the cache: L1, one MGET, one batched
- * load for the misses, one pipelined guarded write. Concurrent misses of one key in this
- * process share a single load; "not found" is cached briefly too.
+ * Reads through the cache: the tiers the read's position allows, one MGET, one batched load of
+ * the misses, one pipelined guarded fill. Concurrent misses of one key in this process share a
+ * single load (when it began no earlier than the joining read); "not found" is cached briefly.
  */
 export interface CacheAside<K, V> {
-  /** A DataLoader batch function. */
-  load(keys: readonly K[]): Promise<Array<V | null>>;
-  /** The cache write that stores `value` for `key` (for writing through, or publishing). */
+  /** A DataLoader batch function for one request, which began at `read`. */
+  load(keys: readonly K[], read: ReadPosition): Promise<Array<V | null>>;
+  /** The cache write that stores `value` for `key`, for writing it through after a write. */
   entry(key: K, value: V): CacheWrite;
-  /** Writes a value just written to the source through to this instance's tiers (guarded by its version). */
-  remember(key: K, value: V): Promise<void>;
+  /** Stores a value just read or written by this request (guarded like any fill). */
+  remember(key: K, value: V, read: ReadPosition): Promise<void>;
 }
 
-export function createCacheAside<K, V>(
-  cache: Cache,
-  clock: Clock,
-  logger: Logger,
-  spec: CacheAsideSpec<K, V>,
-): CacheAside<K, V> {
+export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logger, spec: CacheAsideSpec<K, V>): CacheAside<K, V> {
   // Bound label sets, as a lookup is counted on every read of every request.
   const counters = new Map<string, { inc(n: number): void }>();
   const count = (tier: string, result: 'hit' | 'miss' | 'stale' | 'negative', n = 1) => {
@@ -59,6 +54,7 @@ export function createCacheAside<K, V>(
     }
     counter.inc(n);
   };
+  const refreshing = new Set<string>();
 
   const encode = (value: V | null, writtenAt: number): Omit<CacheWrite, 'key'> =>
     value === null
@@ -69,18 +65,18 @@ export function createCacheAside<K, V>(
           ttlMs: Math.max(1, spec.ttlMs(value)),
         };
 
-  const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
+  const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
     if (keys.length === 0) return [];
     cache.metrics.loads.inc({ kind: spec.kind }, keys.length);
     const values = await spec.load(keys);
     const writtenAt = clock.now().getTime();
-    await cache.tiers.write(values.map((value, index) => ({ key: cacheKeys[index]!, ...encode(value, writtenAt) })));
+    await cache.entities.fill(values.map((value, index) => ({ key: cacheKeys[index]!, ...encode(value, writtenAt) })), read);
     return values;
   };
 
   /** Answers from the cache where it can; `undefined` marks what it could not answer. */
-  const readCached = async (keys: readonly K[], cacheKeys: readonly string[], countAs = true) => {
-    const reads = await cache.tiers.read(cacheKeys);
+  const readCached = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition, countAs = true) => {
+    const reads = await cache.entities.read(cacheKeys, read);
     const now = clock.now().getTime();
     const stale: number[] = [];
     const values = reads.map(({ envelope: stored, tier }, index): V | null | undefined => {
@@ -101,30 +97,31 @@ export function createCacheAside<K, V>(
     return { values, stale };
   };
 
-  const refreshInBackground = (keys: readonly K[], cacheKeys: readonly string[]) => {
-    const fresh = cacheKeys.map((key, index) => [key, keys[index]!] as const).filter(([key]) => !cache.inflight.has(`refresh:${key}`));
+  const refreshInBackground = (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition) => {
+    const fresh = cacheKeys.map((key, index) => [key, keys[index]!] as const).filter(([key]) => !refreshing.has(key));
     if (fresh.length === 0) return;
-    const done = loadAndStore(
+    for (const [key] of fresh) refreshing.add(key);
+    loadAndStore(
       fresh.map(([, key]) => key),
       fresh.map(([key]) => key),
+      read,
     )
       .catch((error: unknown) => logger.warn({ err: error, kind: spec.kind }, 'background refresh failed'))
       .finally(() => {
-        for (const [key] of fresh) cache.inflight.delete(`refresh:${key}`);
+        for (const [key] of fresh) refreshing.delete(key);
       });
-    for (const [key] of fresh) cache.inflight.set(`refresh:${key}`, done);
   };
 
   /** Loads misses under leases; keys leased elsewhere are read from the cache once ready. */
-  const loadMisses = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
-    if (spec.leaseMs === undefined) return loadAndStore(keys, cacheKeys);
+  const loadMisses = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
+    if (spec.leaseMs === undefined) return loadAndStore(keys, cacheKeys, read);
     const leaseKeys = cacheKeys.map((key) => cache.keys.lease(key));
     const granted = await cache.acquireLeases(leaseKeys, spec.leaseMs);
     const mine = granted.flatMap((ok, index) => (ok ? [index] : []));
     const theirs = granted.flatMap((ok, index) => (ok ? [] : [index]));
     const out: Array<V | null> = new Array(keys.length).fill(null);
     try {
-      const loaded = await loadAndStore(mine.map((i) => keys[i]!), mine.map((i) => cacheKeys[i]!));
+      const loaded = await loadAndStore(mine.map((i) => keys[i]!), mine.map((i) => cacheKeys[i]!), read);
       mine.forEach((i, j) => (out[i] = loaded[j]!));
     } finally {
       await cache.releaseLeases(mine.map((i) => leaseKeys[i]!));
@@ -133,7 +130,7 @@ export function createCacheAside<K, V>(
     const deadline = Date.now() + spec.leaseMs;
     while (waiting.length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
-      const { values } = await readCached(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!), false);
+      const { values } = await readCached(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!), read, false);
       waiting = waiting.filter((i, j) => {
         if (values[j] === undefined) return true;
         out[i] = values[j]!;
@@ -141,23 +138,23 @@ export function createCacheAside<K, V>(
       });
     }
     // The holder did not deliver in time (it may have died): load the rest ourselves.
-    const late = await loadAndStore(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!));
+    const late = await loadAndStore(waiting.map((i) => keys[i]!), waiting.map((i) => cacheKeys[i]!), read);
     waiting.forEach((i, j) => (out[i] = late[j]!));
     return out;
   };
 
-  const lookup = async (keys: readonly K[], cacheKeys: readonly string[]): Promise<Array<V | null>> => {
-    const { values, stale } = await readCached(keys, cacheKeys);
+  const lookup = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
+    const { values, stale } = await readCached(keys, cacheKeys, read);
     const missing = values.flatMap((value, index) => (value === undefined ? [index] : []));
     if (missing.length > 0) {
-      const loaded = await loadMisses(missing.map((i) => keys[i]!), missing.map((i) => cacheKeys[i]!));
+      const loaded = await loadMisses(missing.map((i) => keys[i]!), missing.map((i) => cacheKeys[i]!), read);
       missing.forEach((i, j) => (values[i] = loaded[j]!));
     }
-    if (stale.length > 0) refreshInBackground(stale.map((i) => keys[i]!), stale.map((i) => cacheKeys[i]!));
+    if (stale.length > 0) refreshInBackground(stale.map((i) => keys[i]!), stale.map((i) => cacheKeys[i]!), read);
     return values as Array<V | null>;
   };
 
-  const load = async (keys: readonly K[]): Promise<Array<V | null>> => {
+  const load = async (keys: readonly K[], read: ReadPosition): Promise<Array<V | null>> => {
     const cacheKeys = keys.map((key) => spec.keyOf(key));
     const flightKeys = keys.map((key, index) => (spec.variantOf ? `${cacheKeys[index]}#${spec.variantOf(key)}` : cacheKeys[index]!));
     const shared = new Map<string, Promise<V | null>>();
@@ -168,7 +165,7 @@ export function createCacheAside<K, V>(
 
     flightKeys.forEach((flightKey, index) => {
       if (shared.has(flightKey)) return;
-      const running = cache.inflight.get(flightKey) as Promise<V | null> | undefined;
+      const running = cache.inflight.join(flightKey, read) as Promise<V | null> | undefined;
       if (running) {
         shared.set(flightKey, running);
         return;
@@ -176,21 +173,19 @@ export function createCacheAside<K, V>(
       const promise = new Promise<V | null>((resolve, reject) => settle.set(flightKey, { resolve, reject }));
       promise.catch(() => undefined); // rejections reach the callers through Promise.all below
       shared.set(flightKey, promise);
-      cache.inflight.set(flightKey, promise);
+      cache.inflight.start(flightKey, promise, read);
       ownKeys.push(keys[index]!);
       ownCacheKeys.push(cacheKeys[index]!);
       ownFlightKeys.push(flightKey);
     });
 
     try {
-      const values = await lookup(ownKeys, ownCacheKeys);
+      const values = await lookup(ownKeys, ownCacheKeys, read);
       ownFlightKeys.forEach((flightKey, index) => settle.get(flightKey)!.resolve(values[index]!));
     } catch (error) {
       for (const flightKey of ownFlightKeys) settle.get(flightKey)!.reject(error);
     } finally {
-      for (const flightKey of ownFlightKeys) {
-        if (cache.inflight.get(flightKey) === shared.get(flightKey)) cache.inflight.delete(flightKey);
-      }
+      for (const flightKey of ownFlightKeys) cache.inflight.finish(flightKey, shared.get(flightKey)!);
     }
     return Promise.all(flightKeys.map((flightKey) => shared.get(flightKey)!));
   };
@@ -199,8 +194,8 @@ export function createCacheAside<K, V>(
   return {
     load,
     entry,
-    async remember(key, value) {
-      await cache.tiers.write([entry(key, value)]);
+    async remember(key, value, read) {
+      await cache.entities.fill([entry(key, value)], read);
     },
   };
 }

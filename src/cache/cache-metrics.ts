@@ -34,7 +34,7 @@ export function createCacheMetrics(registry: Registry) {
     }),
     fastPathHits: new Counter({
       name: 'recall_response_cache_fast_path_hits_total',
-      help: 'Cached responses sent before the GraphQL pipeline, by status (200, or 304 for a matching ETag).',
+      help: 'Cached responses sent by the cached-hit front, before the GraphQL pipeline, by status (200, or 304 for a matching ETag).',
       labelNames: ['status'] as const,
       registers,
     }),
@@ -56,8 +56,28 @@ export function createCacheMetrics(registry: Registry) {
     }),
     invalidations: new Counter({
       name: 'recall_cache_invalidations_total',
-      help: 'Keys invalidated by writes, by entity kind.',
-      labelNames: ['kind'] as const,
+      help: 'Invalidations applied after writes, by reason (MEMORY_UPDATED, CONTEXT_DELETED…).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    replayed: new Counter({
+      name: 'recall_cache_invalidations_replayed_total',
+      help: 'Invalidations applied from the outbox by an instance other than their writer, or after a Redis fault.',
+      registers,
+    }),
+    waitingWriters: new Gauge({
+      name: 'recall_cache_writers_waiting',
+      help: 'Writes whose reply waits for Redis to acknowledge their invalidation (Redis slow or unreachable from here).',
+      registers,
+    }),
+    generations: new Counter({
+      name: 'recall_cache_generations_total',
+      help: 'Cold starts of the cached data: Redis was found empty, flushed, or behind what it had acknowledged.',
+      registers,
+    }),
+    storesRefused: new Counter({
+      name: 'recall_response_cache_stores_refused_total',
+      help: 'Computed responses not stored because an entity in them was invalidated after their request began.',
       registers,
     }),
   };

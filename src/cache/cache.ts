@@ -1,26 +1,33 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { discardChanges } from '../db/repositories/cache-outbox.js';
+import type { Change } from '../domain/change.js';
 import { createCacheMetrics, type CacheMetrics } from './cache-metrics.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
 import { createFailOpenStore } from './fail-open-store.js';
-import { createInvalidationBus, type InvalidationBus } from './invalidation-bus.js';
-import { createCacheKeys, type CacheKeys, type CacheKind } from './keys.js';
+import { invalidationOf, type Invalidation } from './invalidation.js';
+import { createInflightLoads, createLocalInvalidationLog, type InflightLoads, type InvalidationLog } from './invalidation-log.js';
+import { createCacheKeys, type CacheKeys } from './keys.js';
+import { createL1Follower } from './l1-follower.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
-import { createRedisResponseStore } from './redis-response-store.js';
-import { createTieredResponseStore } from './tiered-response-store.js';
-import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
-import { systemClock, type Clock } from '../clock.js';
+import { createOutboxAcks } from './outbox-acks.js';
 import { createRedisClient } from './redis-client.js';
+import { createRedisInvalidationLog, RESPONSE_POSITION_TTL_MS } from './redis-invalidation-log.js';
+import { createRedisResponseStore } from './redis-response-store.js';
 import { createRedisStore } from './redis-store.js';
-import { singleTier, type CacheWrite, type TieredCache } from './store.js';
+import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
+import type { EntityCache } from './store.js';
+import { createTieredResponseStore } from './tiered-response-store.js';
 import { createTieredCache } from './tiered-store.js';
 
 export interface RedisHealth {
   status: 'ok' | 'down' | 'disabled';
   latencyMs?: number;
+  /** Open while Redis is skipped (it failed repeatedly, or is not yet synced with the outbox). */
   circuit?: 'open' | 'closed';
 }
 
@@ -28,197 +35,184 @@ export interface Cache {
   readonly mode: 'redis' | 'memory';
   readonly keys: CacheKeys;
   readonly metrics: CacheMetrics;
-  readonly tiers: TieredCache;
+  /** Entities, read through by the cache-aside loaders. */
+  readonly entities: EntityCache;
   /** Whole query responses (the response cache's store). */
   readonly responses: ResponseStore;
-  /** Loads in flight in this process, by cache key, so that concurrent misses share one load. */
-  readonly inflight: Map<string, Promise<unknown>>;
+  /** Where writes' invalidations go, and what every read's position comes from. */
+  readonly log: InvalidationLog;
+  readonly inflight: InflightLoads;
+  /** The invalidation of a recorded change, as the log applies it. */
+  invalidationOf(change: Change): Invalidation;
   /** Short locks across instances for expensive values; always granted without Redis. */
   acquireLeases(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
   releaseLeases(keys: readonly string[]): Promise<void>;
-  /**
-   * Supersedes what a committed write made stale, in Redis and in this instance's L1, and has
-   * every other instance apply the same to its L1: tombstones, "not found" for deletions, or
-   * the new value itself (write-through). All are version-guarded. Never throws.
-   */
-  invalidate(kind: CacheKind, writes: CacheWrite[]): Promise<void>;
   health(): Promise<RedisHealth>;
-  /** Drops every entry of this Recall (its key prefix) from every tier this instance reaches. */
+  /** Drops every key of this Recall (its key prefix) from every tier this instance reaches. */
   clear(): Promise<void>;
   close(): Promise<void>;
 }
 
+export interface CacheDeps {
+  db: Database;
+  registry: Registry;
+  logger: Logger;
+  clock?: Clock;
+}
+
 /** The in-process cache: the whole cache when REDIS_URL is unset. */
-export function createMemoryCache(config: Config, registry: Registry, clock: Clock = systemClock): Cache {
-  const metrics = createCacheMetrics(registry);
+export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
+  const { db, clock = systemClock } = deps;
+  const logger = deps.logger.child({ component: 'cache' });
+  const metrics = createCacheMetrics(deps.registry);
+  const keys = createCacheKeys(config.REDIS_KEY_PREFIX);
   const store = createMemoryStore({ maxEntries: config.CACHE_MEMORY_MAX_ENTRIES, tier: 'memory' });
-  const tiers = memoryTier(store);
-  const responses = createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_MAX_ENTRIES, clock, quietMs: quietMs(config) });
+  const responses = createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_MAX_ENTRIES, clock });
+  const log = createLocalInvalidationLog({
+    store,
+    responses,
+    acks: createOutboxAcks({ db, logger }),
+    discardOutbox: () => discardChanges(db),
+  });
+  const inflight = createInflightLoads();
   return {
     mode: 'memory',
-    keys: createCacheKeys(config.REDIS_KEY_PREFIX),
+    keys,
     metrics,
-    tiers,
+    entities: memoryTier(store),
     responses,
-    inflight: new Map(),
-    acquireLeases: async (keys) => keys.map(() => true),
+    log,
+    inflight,
+    invalidationOf: (change) => invalidationOf(change, keys, clock.now(), config.CACHE_TTL_SESSION_SECONDS * 1000),
+    acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
-    async invalidate(kind, writes) {
-      metrics.invalidations.inc({ kind }, writes.length);
-      forgetInflight(this.inflight, writes);
-      await tiers.write(writes);
-    },
     health: async () => ({ status: 'disabled' }),
     async clear() {
-      store.clear();
-      this.inflight.clear();
-      await responses.clear();
+      const { pos } = log.position();
+      store.reset(pos);
+      responses.reset(pos);
+      inflight.clear();
     },
-    close: async () => undefined,
+    close: () => log.close(),
   };
 }
 
-/** Redis shared by every instance, with a small coherent L1 in front of it. */
-export async function createRedisCache(
-  config: Config,
-  registry: Registry,
-  logger: Logger,
-  clock: Clock = systemClock,
-): Promise<Cache> {
+/** Redis shared by every instance, with small coherent L1s in front of it. */
+export async function createRedisCache(config: Config, deps: CacheDeps): Promise<Cache> {
+  const { db, clock = systemClock } = deps;
   const url = config.REDIS_URL!;
-  const log = logger.child({ component: 'cache' });
-  const metrics = createCacheMetrics(registry);
+  const logger = deps.logger.child({ component: 'cache' });
+  const metrics = createCacheMetrics(deps.registry);
   const keys = createCacheKeys(config.REDIS_KEY_PREFIX);
-  const client = createRedisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger: log });
-  const subscriber = createRedisClient({
-    url,
-    name: 'invalidations',
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    logger: log,
-    offlineQueue: true,
-  });
-  const redis = createRedisStore(client, metrics);
+  const client = createRedisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger });
+  const subscriber = createRedisClient({ url, name: 'invalidations', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger, offlineQueue: true });
+  const redis = createRedisStore(client, keys.log, metrics);
   const l1TtlMs = config.CACHE_L1_TTL_SECONDS * 1000;
-  const l1 =
-    config.CACHE_L1_MAX_ENTRIES > 0
-      ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs })
-      : null;
-
+  const l1 = config.CACHE_L1_MAX_ENTRIES > 0 ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs }) : null;
   const responseL1 =
-    config.RESPONSE_CACHE_L1_MAX_ENTRIES > 0
-      ? createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_L1_MAX_ENTRIES, clock, quietMs: quietMs(config) })
-      : null;
+    config.RESPONSE_CACHE_L1_MAX_ENTRIES > 0 ? createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_L1_MAX_ENTRIES, clock }) : null;
+  const sessionTtlMs = config.CACHE_TTL_SESSION_SECONDS * 1000;
+  const derive = (change: Change) => invalidationOf(change, keys, clock.now(), sessionTtlMs);
 
-  let l1Epoch = 0;
-  function dropL1() {
-    l1Epoch += 1;
-    l1?.clear();
-    void responseL1?.clear();
-  }
+  const applyLocally = (invalidation: Invalidation, position: number) => {
+    l1?.invalidate(invalidation.writes, position);
+    responseL1?.invalidate(invalidation.tags, position);
+  };
+  const follower = createL1Follower({
+    subscriber,
+    client,
+    channel: keys.invalidationChannel,
+    logKey: keys.log,
+    apply: applyLocally,
+    reset: (position) => {
+      l1?.reset(position);
+      responseL1?.reset(position);
+    },
+    logger,
+  });
 
   let breaker: CircuitBreaker | undefined;
-  const l2 = createFailOpenStore({
-    redis,
+  const log = createRedisInvalidationLog({
+    client,
+    keys,
+    db,
+    acks: createOutboxAcks({ db, logger }),
+    follower,
     breaker: () => breaker!,
+    applyLocally,
+    invalidationOf: derive,
+    staleAfterMs: longestCacheLifetimeMs(config) + 10 * 60_000,
+    probeIntervalMs: config.REDIS_BREAKER_PROBE_MS,
     metrics,
-    logger: log,
-    flushNamespace: () => flushNamespace(client, keys.prefix),
+    logger,
+    clock,
   });
   breaker = createCircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURES,
     probeIntervalMs: config.REDIS_BREAKER_PROBE_MS,
     probe: () => redis.ping(),
-    beforeClose: () => l2.replayMissedInvalidations(),
-    onChange: (open) => {
-      metrics.circuitOpen.set(open ? 1 : 0);
-      // Other instances' invalidations may have been missed while Redis was away.
-      if (!open) dropL1();
-    },
-    logger: log,
+    onChange: (open) => metrics.circuitOpen.set(open ? 1 : 0),
+    logger,
   });
-  const inflight = new Map<string, Promise<unknown>>();
-  const bus: InvalidationBus = createInvalidationBus({
-    publisher: client,
-    subscriber,
-    channel: keys.invalidationChannel,
-    instanceId: randomUUID(),
-    onRemote: async ({ writes, responses: stale }) => {
-      forgetInflight(inflight, writes);
-      await l1?.putMany(writes);
-      await responseL1?.invalidate(stale);
-    },
-    onResync: dropL1,
-    echoTimeoutMs: 100,
-    metrics,
-    logger: log,
-  });
-  const tiers = l1 ? createTieredCache({ l1, l2, l1TtlMs, l1Coherent: bus.isListening }) : singleTier(l2);
 
-  const sharedResponses = createRedisResponseStore({
+  const l2 = createFailOpenStore({ redis, breaker: () => breaker!, metrics, logger, onOtherGeneration: log.generationChanged });
+  const entities = createTieredCache({ l1, l2, l1TtlMs, log, l1Listening: follower.isListening });
+  const shared = createRedisResponseStore({
     client,
-    prefix: keys.prefix,
+    keys,
     breaker: () => breaker!,
+    usable: log.usable,
+    onOtherGeneration: log.generationChanged,
     metrics,
-    logger: log,
+    logger,
     clock,
-    quietMs: quietMs(config),
   });
   const responses = responseL1
-    ? createTieredResponseStore({
-        l1: responseL1,
-        l2: sharedResponses,
-        l1TtlMs,
-        coherent: () => bus.isListening() && !breaker!.isOpen,
-        epoch: () => l1Epoch,
-        broadcast: (stale) => bus.publish({ writes: [], responses: stale }),
-        clock,
-        metrics,
-      })
-    : sharedResponses;
+    ? createTieredResponseStore({ l1: responseL1, l2: shared, l1TtlMs, log, l1Listening: follower.isListening, clock, metrics })
+    : shared;
 
   return {
     mode: 'redis',
     keys,
     metrics,
-    tiers,
+    entities,
     responses,
-    inflight,
+    log,
+    inflight: createInflightLoads(),
+    invalidationOf: derive,
     async acquireLeases(leaseKeys, ttlMs) {
-      if (breaker!.isOpen) return leaseKeys.map(() => true);
+      if (!log.usable()) return leaseKeys.map(() => true);
       return redis.acquireLeases(leaseKeys, 'held', ttlMs).catch((error: unknown) => {
         metrics.errors.inc({ tier: 'redis', operation: 'lease' });
-        log.debug({ err: error }, 'could not take leases; computing without them');
+        logger.debug({ err: error }, 'could not take leases; computing without them');
         return leaseKeys.map(() => true);
       });
     },
     async releaseLeases(leaseKeys) {
       await redis.releaseLeases(leaseKeys).catch((error: unknown) => {
         metrics.errors.inc({ tier: 'redis', operation: 'lease' });
-        log.debug({ err: error }, 'could not release leases; they expire on their own');
+        logger.debug({ err: error }, 'could not release leases; they expire on their own');
       });
-    },
-    async invalidate(kind, writes) {
-      metrics.invalidations.inc({ kind }, writes.length);
-      forgetInflight(inflight, writes);
-      await tiers.write(writes);
-      await bus.publish({ writes, responses: [] });
     },
     async health() {
       const started = performance.now();
+      // Open while Redis is skipped: after repeated failures, or until it is synced with the outbox.
+      const circuit = log.usable() ? 'closed' : 'open';
       try {
         await redis.ping();
-        return { status: 'ok', latencyMs: elapsedMs(started), circuit: breaker!.isOpen ? 'open' : 'closed' };
+        return { status: 'ok', latencyMs: elapsedMs(started), circuit };
       } catch {
-        return { status: 'down', latencyMs: elapsedMs(started), circuit: breaker!.isOpen ? 'open' : 'closed' };
+        return { status: 'down', latencyMs: elapsedMs(started), circuit };
       }
     },
     async clear() {
       await flushNamespace(client, keys.prefix);
-      l1?.clear();
-      await responseL1?.clear();
-      inflight.clear();
+      const { pos } = log.position();
+      l1?.reset(pos);
+      responseL1?.reset(pos);
     },
     async close() {
+      await log.close();
       breaker!.stop();
       subscriber.disconnect();
       client.disconnect();
@@ -226,28 +220,35 @@ export async function createRedisCache(
   };
 }
 
-export function createCache(config: Config, registry: Registry, logger: Logger, clock: Clock = systemClock): Promise<Cache> {
-  return config.REDIS_URL
-    ? createRedisCache(config, registry, logger, clock)
-    : Promise.resolve(createMemoryCache(config, registry, clock));
+/** The cache of this deployment, started: Redis when REDIS_URL is set, else in process. */
+export async function createCache(config: Config, deps: CacheDeps): Promise<Cache> {
+  const cache = config.REDIS_URL ? await createRedisCache(config, deps) : createMemoryCache(config, deps);
+  await cache.log.start();
+  return cache;
 }
 
-/** Longer than any query can run: its statements are cut off at the statement timeout. */
-const quietMs = (config: Config) => config.DATABASE_STATEMENT_TIMEOUT_MS + 1_000;
+/**
+ * The longest any cached entry can live: past it, an invalidation that never reached Redis no
+ * longer matters, since whatever it would have superseded has expired.
+ */
+function longestCacheLifetimeMs(config: Config): number {
+  const seconds = [
+    config.CACHE_TTL_MEMORY_SECONDS,
+    config.CACHE_TTL_SCORE_SECONDS,
+    config.CACHE_TTL_SESSION_SECONDS,
+    config.CACHE_TTL_DEFAULT_SECONDS,
+    config.RESPONSE_CACHE_TTL_SECONDS,
+    config.RESPONSE_CACHE_TTL_MEMORY_SECONDS ?? 0,
+    config.RESPONSE_CACHE_TTL_SCORE_SECONDS ?? 0,
+    config.RESPONSE_CACHE_TTL_VIEWER_SECONDS ?? 0,
+  ];
+  return Math.max(...seconds.map((value) => value * 1000), RESPONSE_POSITION_TTL_MS);
+}
 
 async function flushNamespace(client: Redis, prefix: string): Promise<void> {
   const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
   for await (const batch of stream as AsyncIterable<string[]>) {
     if (batch.length > 0) await client.unlink(...batch);
-  }
-}
-
-/** A read that starts after a write must not join a load that started before it. */
-function forgetInflight(inflight: Map<string, Promise<unknown>>, writes: readonly CacheWrite[]): void {
-  for (const { key } of writes) {
-    for (const flightKey of inflight.keys()) {
-      if (flightKey === key || flightKey.startsWith(`${key}#`)) inflight.delete(flightKey);
-    }
   }
 }
 

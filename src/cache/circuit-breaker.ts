@@ -7,8 +7,6 @@ export interface CircuitBreakerOptions {
   probeIntervalMs: number;
   /** Resolves when the dependency answers again; runs only while the circuit is open. */
   probe(): Promise<void>;
-  /** Runs after a successful probe and before the circuit closes; if it throws, it stays open. */
-  beforeClose?(): Promise<void>;
   onChange?(open: boolean): void;
   logger: Logger;
 }
@@ -38,7 +36,6 @@ export function createCircuitBreaker(options: CircuitBreakerOptions) {
     probing = true;
     try {
       await options.probe();
-      await options.beforeClose?.();
       close();
     } catch {
       // Still down: the next probe tries again.

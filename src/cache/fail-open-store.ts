@@ -1,41 +1,23 @@
 import type { Logger } from 'pino';
 import type { CacheMetrics } from './cache-metrics.js';
-import { envelopeState } from './envelope.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RedisStore } from './redis-store.js';
-import type { CacheStore, CacheWrite } from './store.js';
-
-/** Invalidations kept for replay while Redis is unreachable; past this the namespace is flushed. */
-const MAX_PENDING = 100_000;
+import type { CacheWrite } from './store.js';
 
 /**
- * Redis behind a circuit breaker. A failed or skipped read is a miss; a failed write is
- * dropped, except invalidations (tombstones), which are kept and replayed before Redis is used
- * again, so that a value written before an outage is never served after a write made during it.
+ * Redis behind a circuit breaker, for the read path: a failed or skipped read is a miss, a
+ * failed fill is dropped (the value is simply read from the source again). Nothing here must
+ * reach Redis eventually: invalidations go through the invalidation log, which is durable.
  */
 export function createFailOpenStore(options: {
   redis: RedisStore;
   breaker: () => CircuitBreaker;
   metrics: CacheMetrics;
   logger: Logger;
-  /** Drops every cached entry of this Recall (used when too many invalidations were missed). */
-  flushNamespace(): Promise<void>;
+  /** A fill found Redis of another generation than the read's: the instance must sync. */
+  onOtherGeneration(): void;
 }) {
   const { redis, metrics, logger } = options;
-  const pending = new Map<string, CacheWrite>();
-  let overflowed = false;
-
-  const remember = (writes: readonly CacheWrite[]) => {
-    for (const write of writes) {
-      if (!isInvalidation(write)) continue;
-      if (pending.size >= MAX_PENDING) {
-        overflowed = true;
-        return;
-      }
-      const known = pending.get(write.key);
-      if (!known || known.version <= write.version) pending.set(write.key, write);
-    }
-  };
 
   const failed = (operation: string, error: unknown) => {
     metrics.errors.inc({ tier: 'redis', operation });
@@ -43,9 +25,8 @@ export function createFailOpenStore(options: {
     options.breaker().failure();
   };
 
-  const store: CacheStore & { replayMissedInvalidations(): Promise<void>; pendingCount(): number } = {
-    tier: 'redis',
-    async getMany(keys) {
+  return {
+    async getMany(keys: readonly string[]): Promise<Array<string | null>> {
       if (options.breaker().isOpen) {
         metrics.skipped.inc({ operation: 'get' });
         return keys.map(() => null);
@@ -59,37 +40,20 @@ export function createFailOpenStore(options: {
         return keys.map(() => null);
       }
     },
-    async putMany(writes) {
+    async fill(writes: readonly CacheWrite[], generation: string): Promise<void> {
       if (options.breaker().isOpen) {
         metrics.skipped.inc({ operation: 'put' });
-        remember(writes);
         return;
       }
       try {
-        await redis.putMany(writes);
+        const outcomes = await redis.fill(writes, generation);
         options.breaker().success();
+        if (outcomes.includes('other-generation')) options.onOtherGeneration();
       } catch (error) {
         failed('put', error);
-        remember(writes);
       }
     },
-    async replayMissedInvalidations() {
-      if (overflowed) {
-        logger.warn('too many invalidations missed while Redis was unreachable: flushing the cache namespace');
-        await options.flushNamespace();
-      } else if (pending.size > 0) {
-        logger.info({ count: pending.size }, 'replaying invalidations missed while Redis was unreachable');
-        await redis.putMany([...pending.values()]);
-      }
-      pending.clear();
-      overflowed = false;
-    },
-    pendingCount: () => pending.size,
   };
-  return store;
 }
 
-/** Tombstones and deletions must reach Redis eventually; plain values can simply be re-read. */
-function isInvalidation(write: CacheWrite): boolean {
-  return envelopeState(write.value) !== 'v';
-}
+export type FailOpenStore = ReturnType<typeof createFailOpenStore>;

@@ -1,4 +1,6 @@
+import type { Change } from '../domain/change.js';
 import { encodeEnvelope } from './envelope.js';
+import type { CacheKeys } from './keys.js';
 import type { CacheWrite } from './store.js';
 
 /**
@@ -8,22 +10,85 @@ import type { CacheWrite } from './store.js';
  */
 export const TOMBSTONE_TTL_MS = 60_000;
 
+/** What a write makes stale: entity entries to supersede, and tags of the cached responses to drop. */
+export interface Invalidation {
+  /** Version-guarded writes: tombstones, "not found" for what is gone, or new values written through. */
+  writes: CacheWrite[];
+  /** Response tags (`Memory:mem_1`, `MemoryConnection:ctx_1`, or a whole type such as `RelevanceScore`). */
+  tags: string[];
+}
+
 /** The entity was written at `version`: drop cached copies and keep older ones from coming back. */
 export function stale(key: string, version: number, now: Date): CacheWrite {
-  return {
-    key,
-    value: encodeEnvelope({ state: 't', version, writtenAt: now.getTime(), value: null }),
-    version,
-    ttlMs: TOMBSTONE_TTL_MS,
-  };
+  return { key, value: encodeEnvelope({ state: 't', version, writtenAt: now.getTime(), value: null }), version, ttlMs: TOMBSTONE_TTL_MS };
 }
 
 /** The entity is gone for good as of `version`: answer "not found" from the cache. */
 export function gone(key: string, version: number, now: Date, ttlMs = TOMBSTONE_TTL_MS): CacheWrite {
-  return {
-    key,
-    value: encodeEnvelope({ state: 'n', version, writtenAt: now.getTime(), value: null }),
-    version,
-    ttlMs,
+  return { key, value: encodeEnvelope({ state: 'n', version, writtenAt: now.getTime(), value: null }), version, ttlMs };
+}
+
+/**
+ * The invalidation of a change: the same for the writer, right after its commit, and for any
+ * instance that replays it from the outbox. Lists and searches are tagged with their context
+ * (`MemoryConnection`, `MemorySearchConnection`) and the list of contexts with its owner
+ * (`ContextConnection`), so a write reaches exactly the responses that show it. A score against
+ * a context depends on its name and description and carries no context id of its own, so a
+ * context edit drops every cached score (context edits are rare).
+ */
+export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessionTtlMs: number): Invalidation {
+  const writes: CacheWrite[] = [];
+  const tags: string[] = [];
+  const entity = (key: string, version: number, isGone: boolean) => writes.push(isGone ? gone(key, version, now) : stale(key, version, now));
+  const memoryLists = () => {
+    if (change.contextId) tags.push(`MemoryConnection:${change.contextId}`, `MemorySearchConnection:${change.contextId}`);
   };
+  const memories = () => {
+    for (const memory of change.memories) {
+      entity(keys.memory(memory.id), memory.version, memory.gone);
+      tags.push(`Memory:${memory.id}`);
+    }
+  };
+  const context = (withContents: boolean) => {
+    if (!change.context) return;
+    entity(keys.context(change.context.id), change.context.version, change.context.gone);
+    tags.push(`Context:${change.context.id}`, `ContextConnection:${change.ownerId}`, 'RelevanceScore');
+    if (withContents) {
+      memories();
+      memoryLists();
+    }
+  };
+
+  switch (change.reason) {
+    case 'MEMORIES_ADDED':
+      // New ids: nothing cached under them yet, only the lists they join.
+      memoryLists();
+      break;
+    case 'MEMORY_UPDATED':
+    case 'MEMORY_DELETED':
+      memories();
+      memoryLists();
+      break;
+    case 'CONTEXT_CREATED':
+      tags.push(`ContextConnection:${change.ownerId}`);
+      break;
+    case 'CONTEXT_UPDATED':
+      context(false);
+      break;
+    case 'CONTEXT_DELETED':
+      context(true);
+      break;
+    case 'SESSION_ENDED':
+      // The highest version there is: no later copy of the session can win over its end.
+      if (change.session) writes.push(gone(keys.session(change.session.tokenHash), Number.MAX_SAFE_INTEGER, now, sessionTtlMs));
+      break;
+  }
+  return { writes, tags };
+}
+
+/** The same invalidation, with values written through in place of tombstones of the same keys. */
+export function withWriteThrough(invalidation: Invalidation, values: readonly CacheWrite[]): Invalidation {
+  if (values.length === 0) return invalidation;
+  const byKey = new Map(values.map((write) => [write.key, write]));
+  return { ...invalidation, writes: invalidation.writes.map((write) => byKey.get(write.key) ?? write) };
 }

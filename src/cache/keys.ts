@@ -1,6 +1,9 @@
 /** The kinds of cached entities; metrics and TTLs are kept per kind. */
 export type CacheKind = 'memory' | 'score' | 'session' | 'user' | 'context';
 
+/** Sub-prefixes of the keys that hold cached data: what a cold start (regeneration) drops. */
+const CACHE_DATA = ['memory:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'response:', 'response-tag:', 'response-pos:'];
+
 /**
  * Every Redis key and channel name Recall uses, all under one prefix so that Recall can share a
  * Redis (and an ACL can confine it to `~<prefix>*`).
@@ -15,12 +18,27 @@ export function createCacheKeys(prefix: string) {
     context: (id: string) => `${prefix}context:${id}`,
     apiKey: (hash: string) => `${prefix}apikey:${hash}`,
     rate: (identity: string, field: string) => `${prefix}rate:${identity}:${field}`,
+    /** One fixed window of a caller's operation budget; one hash tag per caller keeps its windows in one Cluster slot. */
+    budget: (identity: string, window: number) => `${prefix}budget:{${identity}}:${window}`,
     /** The short lock one instance takes to compute a missing value that others then read. */
     lease: (key: string) => `${prefix}lease:${key.slice(prefix.length)}`,
-    /** Where instances tell each other which in-process entries to drop. */
+    /** A cached response, by its key. */
+    response: (id: string) => `${prefix}response:${id}`,
+    /** The keys of the cached responses that contain an entity (`Memory:mem_1`) or a type (`Memory`). */
+    responseTag: (tag: string) => `${prefix}response-tag:${tag}`,
+    /** The log position of the latest invalidation of a tag: responses computed before it are not stored. */
+    responsePosition: (tag: string) => `${prefix}response-pos:${tag}`,
+    /**
+     * The invalidation log: a hash of `gen` (the generation of this Redis's cached data) and `pos`
+     * (the position of the latest invalidation applied). See cache/invalidation-log.ts.
+     */
+    log: `${prefix}log`,
+    /** Where every applied invalidation is published, in log order, for the instances' in-process tiers. */
     invalidationChannel: `${prefix}invalidations`,
     /** The capped stream of change events that subscribers on every instance follow. */
     eventStream: `${prefix}events`,
+    /** Whether a key holds cached data (dropped on a cold start), rather than budgets, events or the log. */
+    isCacheData: (key: string) => key.startsWith(prefix) && CACHE_DATA.some((part) => key.startsWith(part, prefix.length)),
   };
 }
 

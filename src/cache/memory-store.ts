@@ -1,23 +1,42 @@
 import { LRUCache } from 'lru-cache';
 import { decodeEnvelope, type Envelope } from './envelope.js';
-import type { CacheRead, CacheTier, CacheWrite, TieredCache } from './store.js';
+import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition } from './store.js';
 
 interface Stored {
   value: string;
   version: number;
+  /** The log position of the invalidation that wrote this entry; 0 for values read from a source. */
+  position: number;
   /** Decoded on first read and kept, frozen: hits then cost no JSON parsing. */
   envelope?: Envelope<unknown> | null;
 }
 
 /**
  * A bounded in-process LRU with per-entry TTLs: the whole cache without Redis, or the small L1
- * in front of it. It applies the same version guard as the Redis script.
+ * in front of it. Invalidations are applied with their log position; a fill (a value read from
+ * the source or from Redis) is refused where it would put back an older version, and, once an
+ * entry left by an invalidation has been evicted or has expired, for any read that began before
+ * that invalidation: the entry was the guard, and the floor remembers it.
  */
 export function createMemoryStore(options: { maxEntries: number; tier: CacheTier; maxTtlMs?: number }) {
-  const lru = new LRUCache<string, Stored>({ max: options.maxEntries, ttlAutopurge: false });
-  const cap = (ttlMs: number) => (options.maxTtlMs === undefined ? ttlMs : Math.min(ttlMs, options.maxTtlMs));
+  let floor = 0;
+  const lru = new LRUCache<string, Stored>({
+    max: options.maxEntries,
+    ttlAutopurge: false,
+    dispose: (stored, _key, reason) => {
+      if (reason !== 'set' && stored.position > floor) floor = stored.position;
+    },
+  });
+  const cap = (ttlMs: number) => Math.max(1, options.maxTtlMs === undefined ? ttlMs : Math.min(ttlMs, options.maxTtlMs));
 
-  const store = {
+  /** Writes unless a newer version is held; the entry keeps the highest invalidation position it has seen. */
+  const put = (write: CacheWrite, current: Stored | undefined, position: number) => {
+    if (current && current.version > write.version) return;
+    const kept = Math.max(position, current?.position ?? 0);
+    lru.set(write.key, { value: write.value, version: write.version, position: kept }, { ttl: cap(write.ttlMs) });
+  };
+
+  return {
     readMany(keys: readonly string[]): CacheRead[] {
       return keys.map((key) => {
         const stored = lru.get(key);
@@ -26,27 +45,32 @@ export function createMemoryStore(options: { maxEntries: number; tier: CacheTier
         return { envelope: stored.envelope, tier: stored.envelope ? options.tier : null };
       });
     },
-    async putMany(writes: readonly CacheWrite[]): Promise<void> {
+    /** Applies the writes of the invalidation at `position`. */
+    invalidate(writes: readonly CacheWrite[], position: number): void {
+      for (const write of writes) put(write, lru.get(write.key), position);
+    },
+    fill(writes: readonly CacheWrite[], read: ReadPosition): void {
       for (const write of writes) {
+        // The lookup comes first: it disposes of an expired guard, which raises the floor.
         const current = lru.get(write.key);
-        if (current && current.version > write.version) continue;
-        lru.set(write.key, { value: write.value, version: write.version }, { ttl: cap(write.ttlMs) });
+        if (read.pos >= floor) put(write, current, 0);
       }
     },
-    clear(): void {
+    /** Drops everything, refusing from now on what reads that began before `position` fill in. */
+    reset(position: number): void {
       lru.clear();
+      floor = Math.max(floor, position);
     },
   };
-  return store;
 }
 
 export type MemoryStore = ReturnType<typeof createMemoryStore>;
 
 /** The in-process store as the whole cache (no Redis). */
-export function memoryTier(store: MemoryStore): TieredCache {
+export function memoryTier(store: MemoryStore): EntityCache {
   return {
     read: async (keys) => store.readMany(keys),
-    write: (writes) => store.putMany(writes),
+    fill: async (writes, read) => store.fill(writes, read),
   };
 }
 

@@ -1,19 +1,22 @@
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
 import type { CacheMetrics } from './cache-metrics.js';
-import type { CacheStore, CacheWrite } from './store.js';
+import type { CacheWrite } from './store.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    putIfNotOlder(key: string, value: string, version: number, ttlMs: number): Result<number, Context>;
+    fillIfNotOlder(key: string, log: string, value: string, version: number, ttlMs: number, generation: string): Result<number, Context>;
   }
 }
 
-const PUT_IF_NOT_OLDER = readFileSync(new URL('./scripts/put-if-not-older-1.lua', import.meta.url), 'utf8');
+const FILL_IF_NOT_OLDER = readFileSync(new URL('./scripts/fill-if-not-older-2.lua', import.meta.url), 'utf8');
 
-/** The shared tier: one MGET per read batch and one pipeline of guarded writes per write batch. */
-export function createRedisStore(client: Redis, metrics: CacheMetrics) {
-  client.defineCommand('putIfNotOlder', { numberOfKeys: 1, lua: PUT_IF_NOT_OLDER });
+/** How a fill went: stored, refused for its version, or refused for a generation that is no longer Redis's. */
+export type FillOutcome = 'stored' | 'older' | 'other-generation';
+
+/** The shared tier's commands: one MGET per read batch, one pipeline of guarded fills per write batch. */
+export function createRedisStore(client: Redis, logKey: string, metrics: CacheMetrics) {
+  client.defineCommand('fillIfNotOlder', { numberOfKeys: 2, lua: FILL_IF_NOT_OLDER });
 
   const timed = async <T>(operation: string, work: () => Promise<T>): Promise<T> => {
     const stop = metrics.duration.startTimer({ tier: 'redis', operation });
@@ -25,45 +28,41 @@ export function createRedisStore(client: Redis, metrics: CacheMetrics) {
     }
   };
 
-  const store: CacheStore & {
-    acquireLeases(keys: readonly string[], holder: string, ttlMs: number): Promise<boolean[]>;
-    releaseLeases(keys: readonly string[]): Promise<void>;
-    ping(): Promise<void>;
-  } = {
-    tier: 'redis',
-    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : timed('get', () => client.mget(...keys))),
-    async putMany(writes: readonly CacheWrite[]) {
-      if (writes.length === 0) return;
-      await timed('put', async () => {
+  return {
+    getMany: (keys: readonly string[]): Promise<Array<string | null>> =>
+      keys.length === 0 ? Promise.resolve([]) : timed('get', () => client.mget(...keys)),
+    /** Fills values read in `generation`, each unless Redis holds a newer version. */
+    async fill(writes: readonly CacheWrite[], generation: string): Promise<FillOutcome[]> {
+      if (writes.length === 0) return [];
+      return timed('put', async () => {
         const pipeline = client.pipeline();
-        for (const write of writes) pipeline.putIfNotOlder(write.key, write.value, write.version, write.ttlMs);
-        throwFirstError(await pipeline.exec());
+        for (const write of writes) pipeline.fillIfNotOlder(write.key, logKey, write.value, write.version, write.ttlMs, generation);
+        const replies = throwFirstError(await pipeline.exec());
+        return replies.map((reply) => (reply === 1 ? 'stored' : reply === 0 ? 'older' : 'other-generation'));
       });
     },
-    async acquireLeases(keys, holder, ttlMs) {
+    async acquireLeases(keys: readonly string[], holder: string, ttlMs: number): Promise<boolean[]> {
       if (keys.length === 0) return [];
       return timed('lease', async () => {
         const pipeline = client.pipeline();
         for (const key of keys) pipeline.set(key, holder, 'PX', ttlMs, 'NX');
-        const results = await pipeline.exec();
-        throwFirstError(results);
-        return (results ?? []).map(([, reply]) => reply === 'OK');
+        return throwFirstError(await pipeline.exec()).map((reply) => reply === 'OK');
       });
     },
-    async releaseLeases(keys) {
+    async releaseLeases(keys: readonly string[]): Promise<void> {
       if (keys.length > 0) await timed('lease', () => client.unlink(...keys));
     },
-    async ping() {
+    async ping(): Promise<void> {
       await timed('ping', () => client.ping());
     },
   };
-  return store;
 }
 
 export type RedisStore = ReturnType<typeof createRedisStore>;
 
-function throwFirstError(results: Array<[Error | null, unknown]> | null): void {
+function throwFirstError(results: Array<[Error | null, unknown]> | null): unknown[] {
   if (!results) throw new Error('redis pipeline was discarded');
   const failed = results.find(([error]) => error);
   if (failed) throw failed[0];
+  return results.map(([, reply]) => reply);
 }

@@ -1,109 +1,121 @@
-import type { Cache as ResponseCache, CacheEntityRecord } from '@envelop/response-cache';
+import type { CacheEntityRecord } from '@envelop/response-cache';
 import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import type { ReadPosition } from './store.js';
 
-export type { CacheEntityRecord };
-
-/** Recall's response-cache store: envelop's three-method contract, invalidation awaited. */
-export interface ResponseStore extends ResponseCache {
-  get(id: string): Promise<ExecutionResult | null>;
-  set(id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, ttl: number): Promise<void>;
-  invalidate(entities: Iterable<CacheEntityRecord>): Promise<void>;
-  clear(): Promise<void>;
+/** A whole query response as cached, for one viewer. */
+export interface CachedResponse {
+  /** The result as sent: data only (responses with errors are never cached). */
+  result: ExecutionResult;
+  /** Its strong validator, computed once when it was cached. */
+  etag: string;
+  /** The memories it retrieves: every hit counts them toward access frequency. */
+  retrieved: string[];
 }
 
-/** The tags of an entity: its own (`Memory:mem_1`) and its type's (`Memory`). */
-export function tagsOf(entity: CacheEntityRecord): string[] {
-  return entity.id === undefined ? [entity.typename] : [`${entity.typename}:${entity.id}`, entity.typename];
-}
-
-/** `Cache-Control` for a cached response, with the time it has left. */
-export function withRemainingMaxAge(result: ExecutionResult, expiresAt: number, now: number): ExecutionResult {
-  const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
-  const extensions = (result.extensions ?? {}) as { http?: { headers?: Record<string, string> } };
-  return {
-    ...result,
-    extensions: {
-      ...extensions,
-      http: { ...extensions.http, headers: { ...extensions.http?.headers, 'Cache-Control': `private, max-age=${maxAge}` } },
-    },
-  };
+export interface ResponseHit extends CachedResponse {
+  /** Seconds it has left. */
+  maxAgeSeconds: number;
 }
 
 /**
- * A response computed while one of its entities was being written may hold the old state, and
- * its set() can arrive after the write's invalidation. So an entity written less than
- * `quietMs` ago (longer than a query may run) keeps responses that contain it out of the cache.
+ * Recall's response cache. Invalidation is not part of it: writes reach it through the
+ * invalidation log, in order and durably. A response is stored only if none of its tags was
+ * invalidated after the read position its request began at, so a read that raced a write never
+ * puts its older answer back.
  */
-export interface ResponseStoreOptions {
-  quietMs: number;
-  clock: Clock;
+export interface ResponseStore {
+  get(id: string, read: ReadPosition): Promise<ResponseHit | null>;
+  /** Resolves whether the response was stored. */
+  set(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, read: ReadPosition): Promise<boolean>;
 }
 
-/** A response store that can also hold a copy of an entry whose lifetime another tier decides. */
-export interface MemoryResponseStore extends ResponseStore {
-  /**
-   * Keeps `data` for `ttl` ms while reporting, in Cache-Control, the expiry of the copy it came
-   * from; refused like set() when one of the entities was written in the quiet window.
-   */
-  fill(id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, ttl: number, expiresAt: number): void;
+/** The tags of the entities a response contains: each entity's own (`Memory:mem_1`) and its type's (`Memory`). */
+export function tagsOf(entities: Iterable<CacheEntityRecord>): string[] {
+  const tags = new Set<string>();
+  for (const entity of entities) {
+    if (entity.id !== undefined) tags.add(`${entity.typename}:${entity.id}`);
+    tags.add(entity.typename);
+  }
+  return [...tags];
 }
 
-/** Responses kept in process, bounded, with tag sets that are dropped with their entries. */
-export function createMemoryResponseStore(options: ResponseStoreOptions & { maxEntries: number }): MemoryResponseStore {
+const TAG_POSITIONS = 100_000;
+
+/**
+ * Responses kept in process: the whole response cache without Redis, or the L1 of hot responses
+ * in front of it. Tag sets are dropped with their entries. The position of each tag's latest
+ * invalidation is kept (bounded); once one is evicted, the floor remembers it and refuses what
+ * any read that began before it tries to store.
+ */
+export function createMemoryResponseStore(options: { maxEntries: number; clock: Clock }) {
   const byTag = new Map<string, Set<string>>();
-  const writtenAt = new LRUCache<string, number>({ max: 100_000 });
-  const entries = new LRUCache<string, { result: ExecutionResult; tags: string[]; expiresAt: number; reportedExpiresAt: number }>({
+  let floor = 0;
+  const positions = new LRUCache<string, number>({
+    max: TAG_POSITIONS,
+    dispose: (position, _tag, reason) => {
+      if (reason !== 'set') floor = Math.max(floor, position);
+    },
+  });
+  const entries = new LRUCache<string, { response: CachedResponse; tags: readonly string[]; expiresAt: number; reportedExpiresAt: number }>({
     max: options.maxEntries,
-    dispose: (entry, key) => {
+    dispose: (entry, id) => {
       for (const tag of entry.tags) {
-        const keys = byTag.get(tag);
-        keys?.delete(key);
-        if (keys?.size === 0) byTag.delete(tag);
+        const ids = byTag.get(tag);
+        ids?.delete(id);
+        if (ids?.size === 0) byTag.delete(tag);
       }
     },
   });
-  function keep(id: string, data: ExecutionResult, entities: Iterable<CacheEntityRecord>, expiresAt: number, reportedExpiresAt: number) {
-    const tags = [...new Set([...entities].flatMap(tagsOf))];
-    const since = options.clock.now().getTime() - options.quietMs;
-    if (tags.some((tag) => (writtenAt.get(tag) ?? -Infinity) > since)) return;
-    entries.set(id, { result: data, tags, expiresAt, reportedExpiresAt });
+
+  const now = () => options.clock.now().getTime();
+
+  /** Keeps the response for `ttlMs` while reporting the expiry of the copy it came from. */
+  function keep(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, reportedExpiresAt: number, read: ReadPosition): boolean {
+    if (read.pos < floor || tags.some((tag) => (positions.get(tag) ?? 0) > read.pos)) return false;
+    entries.set(id, { response, tags, expiresAt: now() + ttlMs, reportedExpiresAt });
     for (const tag of tags) {
-      const keys = byTag.get(tag) ?? new Set<string>();
-      keys.add(id);
-      byTag.set(tag, keys);
+      const ids = byTag.get(tag) ?? new Set<string>();
+      ids.add(id);
+      byTag.set(tag, ids);
     }
+    return true;
   }
 
   return {
-    async get(id) {
+    async get(id: string): Promise<ResponseHit | null> {
       const entry = entries.get(id);
-      const now = options.clock.now().getTime();
+      const at = now();
       if (!entry) return null;
-      if (entry.expiresAt <= now) {
+      if (entry.expiresAt <= at) {
         entries.delete(id);
         return null;
       }
-      return withRemainingMaxAge(entry.result, entry.reportedExpiresAt, now);
+      return { ...entry.response, maxAgeSeconds: secondsLeft(entry.reportedExpiresAt, at) };
     },
-    async set(id, data, entities, ttl) {
-      const expiresAt = options.clock.now().getTime() + ttl;
-      keep(id, data, entities, expiresAt, expiresAt);
+    async set(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, read: ReadPosition): Promise<boolean> {
+      return keep(id, response, tags, ttlMs, now() + ttlMs, read);
     },
-    fill(id, data, entities, ttl, reportedExpiresAt) {
-      keep(id, data, entities, options.clock.now().getTime() + ttl, reportedExpiresAt);
+    /** A copy of an entry another tier holds until `reportedExpiresAt`. */
+    fill(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, reportedExpiresAt: number, read: ReadPosition): boolean {
+      return keep(id, response, tags, ttlMs, reportedExpiresAt, read);
     },
-    async invalidate(entities) {
-      const now = options.clock.now().getTime();
-      for (const entity of entities) {
-        const tag = tagsOf(entity)[0]!;
-        writtenAt.set(tag, now);
-        for (const key of [...(byTag.get(tag) ?? [])]) entries.delete(key);
+    /** Drops the responses of these tags, invalidated at `position`, and refuses older ones from now on. */
+    invalidate(tags: readonly string[], position: number): void {
+      for (const tag of tags) {
+        positions.set(tag, Math.max(position, positions.get(tag) ?? 0));
+        for (const id of [...(byTag.get(tag) ?? [])]) entries.delete(id);
       }
     },
-    async clear() {
+    /** Drops everything, refusing from now on what reads that began before `position` store. */
+    reset(position: number): void {
       entries.clear();
+      floor = Math.max(floor, position);
     },
-  };
+  } satisfies ResponseStore & Record<string, unknown>;
 }
+
+export type MemoryResponseStore = ReturnType<typeof createMemoryResponseStore>;
+
+export const secondsLeft = (expiresAt: number, now: number): number => Math.max(0, Math.floor((expiresAt - now) / 1000));

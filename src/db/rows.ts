@@ -1,4 +1,4 @@
-import type { MemoryEventType, MemoryKind, Role, Tier } from '../__generated__/resolvers-types.js';
+import type { MemoryEventType, MemoryKind, Role, Tier } from '../domain/enums.js';
 
 /** Rows as repositories return them (camel-cased by the SELECT aliases). */
 

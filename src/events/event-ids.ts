@@ -1,3 +1,6 @@
+/** The header EventSource sends when it reconnects: the id of the last event it received. */
+export const LAST_EVENT_ID_HEADER = 'last-event-id';
+
 /**
  * Event ids have the form of Redis Stream ids, `<ms>-<seq>`, in both modes, so that a client
  * can resume from any id it was given.

@@ -16,10 +16,14 @@ export interface Invalidation {
   source: string;
 }
 
-/** What a write publishes; every event belongs to the user who owns what changed. */
+/**
+ * What a write publishes; every event belongs to the user who owns what changed, and carries
+ * the invalidation log position of its write (null when Redis was down), so that a subscriber
+ * on any instance resolves it at least at that position.
+ */
 export type RecallEventBody =
-  | { kind: 'invalidation'; ownerId: string; contextId: string | null; invalidation: Invalidation }
-  | { kind: 'memory'; ownerId: string; contextId: string; memoryEvent: MemoryEventRow };
+  | { kind: 'invalidation'; ownerId: string; contextId: string | null; position: number | null; invalidation: Invalidation }
+  | { kind: 'memory'; ownerId: string; contextId: string; position: number | null; memoryEvent: MemoryEventRow };
 
 /** An event as delivered: its id orders it and is the SSE event id clients resume from. */
 export type RecallEvent = RecallEventBody & { id: string };

@@ -7,6 +7,8 @@ import type { RecallEvent } from './recall-event.js';
 export interface Delivery<T> {
   eventId: string;
   value: T;
+  /** The invalidation log position of the write it tells of: it is resolved at least there. */
+  position: number | null;
 }
 
 /** The last thing a stream yields when the server ends it: resolving it raises the error. */
@@ -104,7 +106,7 @@ export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T
         if (!fromBacklog && replayed.delete(item.id)) continue;
         try {
           const value = await options.select(item);
-          if (value !== null) return { value: { eventId: item.id, value }, done: false };
+          if (value !== null) return { value: { eventId: item.id, value, position: item.position }, done: false };
         } catch (error) {
           if (!(error instanceof GraphQLError)) throw error;
           finish('error');

@@ -3,7 +3,9 @@ import { groupBy } from '../collections.js';
 import type { MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
 import { pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
-import type { AppDeps, Viewer } from '../graphql-context.js';
+import type { AppDeps } from '../app-deps.js';
+import type { ReadPosition } from '../cache/store.js';
+import type { Viewer } from '../request-scope.js';
 import type { RelevanceScoreModel } from '../relevance/relevance-score.js';
 import type { ScoreKey } from './cached-sources.js';
 
@@ -21,17 +23,18 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 /**
  * One set of DataLoaders per request over the app's cache-aside sources: every entity read in
- * a request is batched per kind and tick, read through the cache, and memoised for the rest of
- * the request. Loaders return rows whoever owns them; callers check visibility.
+ * a request is batched per kind and tick, read through the cache at the request's read position
+ * (`read` gives it as it stands when a batch runs), and memoised for the rest of the request.
+ * Loaders return rows whoever owns them; callers check visibility.
  */
-export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
+export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => ReadPosition) {
   const { db, clock, config, sources } = deps;
   const options = { maxBatchSize: config.DATALOADER_MAX_BATCH_SIZE };
 
-  const user = new DataLoader(sources.users.load, options);
+  const user = new DataLoader((ids: readonly string[]) => sources.users.load(ids, read()), options);
   if (viewer) user.prime(viewer.user.id, viewer.user);
-  const context = new DataLoader(sources.contexts.load, options);
-  const memory = new DataLoader(sources.memories.load, options);
+  const context = new DataLoader((ids: readonly string[]) => sources.contexts.load(ids, read()), options);
+  const memory = new DataLoader((ids: readonly string[]) => sources.memories.load(ids, read()), options);
 
   // Lists are read from PostgreSQL (the response cache keeps whole answers); their rows then
   // answer the memory loader for the rest of the request.
@@ -58,7 +61,7 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null) {
   }, options);
 
   const relevance = new DataLoader<RelevanceKey, RelevanceScoreModel | null, string>(
-    async (keys) => (viewer ? sources.scores.load(keys.map((key) => ({ ...key, userId: viewer.user.id }))) : keys.map(() => null)),
+    async (keys) => (viewer ? sources.scores.load(keys.map((key) => ({ ...key, userId: viewer.user.id })), read()) : keys.map(() => null)),
     { ...options, cacheKeyFn: (key) => `${key.contextId}:${key.memoryId}:${key.memoryVersion}:${key.contextVersion}` },
   );
 

@@ -3,13 +3,13 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { AppDeps } from '../graphql-context.js';
-import { clientIp } from '../client-ip.js';
-import { useAuthentication } from './use-authentication.js';
-import { useOperationBudget } from './use-operation-budget.js';
+import type { AdmissionControl } from '../admission/admission.js';
+import type { AppDeps } from '../app-deps.js';
+import { useAdmission } from './use-admission.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useNulGuard } from './use-nul-guard.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
+import { useReply } from './use-reply.js';
 import { useRequestLogger } from './use-request-logger.js';
 
 /**
@@ -21,20 +21,25 @@ const asValidationError = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
-/** Plugins in the order they run: cheap refusals of abusive documents before any work. */
-export function createPlugins(deps: AppDeps): Plugin[] {
+/** Plugins in the order they run: admission, then cheap refusals of abusive documents, then the response cache. */
+export function createPlugins(deps: AppDeps, admission: AdmissionControl, endpoint: string): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
-    useAuthentication(deps),
-    useOperationBudget(deps.budget, (request, server) =>
-      clientIp(config.TRUST_PROXY, request.headers.get('x-forwarded-for'), server.req?.socket.remoteAddress),
-    ),
+    useAdmission({ admission, endpoint }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
     useNulGuard(),
-    ...useRecallResponseCache({ config, store: deps.responses, clock: deps.clock }),
+    ...useRecallResponseCache({
+      enabled: config.RESPONSE_CACHE_ENABLED,
+      ttlMs: config.RESPONSE_CACHE_TTL_SECONDS * 1000,
+      store: deps.cache.responses,
+      accessRecorder: deps.accessRecorder,
+      metrics: deps.cache.metrics,
+      clock: deps.clock,
+    }),
+    useReply({ development: config.NODE_ENV === 'development' }),
   ] as Plugin[];
 }

@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import { isAsyncIterable, type FetchAPI, type Plugin } from 'graphql-yoga';
-import type { GraphQLContext } from '../graphql-context.js';
-import type { ServerContext } from '../request-context.js';
+import type { GraphQLContext, ServerContext } from '../graphql-context.js';
 
 type Identified = ExecutionResult<unknown, { eventId?: string }>;
 

@@ -1,18 +1,6 @@
-import { GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
+import type { ASTVisitor, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-
-const MESSAGE = 'Text must not contain NUL (\\u0000) characters: PostgreSQL cannot store them.';
-
-export const nulRefusal = () => new GraphQLError(MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([key, item]) => key.includes('\0') || containsNul(item));
-  }
-  return false;
-}
+import { containsNul, nulRefusal } from '../validation.js';
 
 const noNulInLiterals = (context: ValidationContext): ASTVisitor => ({
   StringValue(node) {

@@ -1,114 +1,109 @@
-import { hash } from 'node:crypto';
-import stableStringify from 'fast-json-stable-stringify';
-import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
-import type { ExecutionResult } from 'graphql';
+import { useResponseCache, type Cache as EnvelopCache } from '@envelop/response-cache';
 import type { Plugin } from 'graphql-yoga';
-import type { ResponseStore } from '../cache/response-store.js';
+import { admissionOf } from '../admission/admission.js';
+import type { CacheMetrics } from '../cache/cache-metrics.js';
+import { RESPONSE_POSITION_TTL_MS } from '../cache/redis-invalidation-log.js';
+import { tagsOf, type ResponseStore } from '../cache/response-store.js';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
 import type { GraphQLContext } from '../graphql-context.js';
-import { viewerOf } from './use-authentication.js';
+import { etagOf, responseCacheKey } from '../http/reply.js';
+import { isWebSocketOperation } from '../http/websocket-transport.js';
+import type { AccessRecorder } from '../relevance/access-recorder.js';
 
 export interface RecallResponseCacheOptions {
-  config: Config;
+  enabled: boolean;
+  /** Lifetime of a response whose types set none with @cacheControl, in ms. */
+  ttlMs: number;
   store: ResponseStore;
+  accessRecorder: AccessRecorder;
+  metrics: CacheMetrics;
   clock: Clock;
 }
 
-/** Admins may ask for the cache metadata of a response with this header set to 1. */
-export const CACHE_DEBUG_HEADER = 'x-recall-cache-debug';
+/** What the response cache did with a request: a hit, or a miss with what became of its result. */
+export interface ResponseCacheOutcome {
+  hit: boolean;
+  etag: string;
+  /** Seconds the response may be kept for; null when it was not stored. */
+  maxAgeSeconds: number | null;
+}
 
-const uncached = new WeakSet<Request>();
+const outcomes = new WeakMap<Request, ResponseCacheOutcome | Promise<ResponseCacheOutcome>>();
+
+/** The outcome for this request; undefined when the response cache had no part in it (mutations, anonymous callers, errors, TTL 0). */
+export const responseCacheOutcome = (request: Request) => outcomes.get(request);
 
 /**
- * Keeps the response cache out of an operation. For operations over WebSocket: yoga's plugin
- * keys and serves responses in its HTTP parameter phase, which graphql-ws does not go through.
+ * Whole query responses, cached per viewer (the key names the admitted user, never an
+ * unchecked token). The lookup runs as soon as the parameters are known, so a hit skips parsing,
+ * validation and execution. On a miss, envelop's plugin (@envelop/response-cache) executes with
+ * the entity metadata it collects and the TTL @cacheControl gives; its store is a view of
+ * Recall's that stores with the request's read position (a response raced by a write is
+ * refused) and records the outcome for the reply. Invalidation is not the plugin's: services
+ * invalidate durably, through the invalidation log, before they reply; the plugin's own
+ * invalidation by mutation results stays on only because it is also what keeps mutation results
+ * out of the cache.
  */
-export function bypassResponseCache(request: Request): void {
-  uncached.add(request);
-}
+export function useRecallResponseCache(options: RecallResponseCacheOptions): Plugin[] {
+  const { store, clock } = options;
+  const keys = new WeakMap<Request, string>();
 
-export interface ResponseKeyParams {
-  documentString: string;
-  variableValues?: Record<string, unknown> | null | undefined;
-  operationName?: string | null | undefined;
-  sessionId?: string | null | undefined;
-}
+  const viewOf = (context: GraphQLContext): EnvelopCache => ({
+    // The lookup ran before parsing (onParams): a request that gets here missed.
+    get: () => undefined,
+    set(id, data, entities, ttl) {
+      const viewer = context.viewer!;
+      const result = { data: data.data };
+      const etag = etagOf(viewer.user.id, result.data);
+      // Past half the life of tag positions, a request's store could outlive the record it is guarded by.
+      const recent = performance.now() - context.startedAt < RESPONSE_POSITION_TTL_MS / 2;
+      const stored = recent
+        ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities), ttl, context.read)
+        : Promise.resolve(false);
+      outcomes.set(
+        context.request,
+        stored.then((kept) => {
+          if (!kept) options.metrics.storesRefused.inc();
+          return { hit: false, etag, maxAgeSeconds: kept ? Math.floor(ttl / 1000) : null };
+        }),
+      );
+    },
+    // Services invalidate through the invalidation log, durably and before they reply.
+    invalidate: () => undefined,
+  });
 
-/**
- * The key of a cached response, which is also its ETag: the viewer's id, then a hash of the
- * operation and the viewer (what the plugin's default key hashes, with a synchronous hash: this
- * is on the path of every hit). An ETag therefore shows whose it is, and another viewer's is
- * ignored rather than answered with a 304.
- */
-export function responseCacheKey(params: ResponseKeyParams): string {
-  const digest = hash('sha256', [params.documentString, params.operationName ?? '', stableStringify(params.variableValues ?? {}), params.sessionId ?? ''].join('|'), 'hex');
-  return `${params.sessionId ?? ''}:${digest}`;
-}
-
-const etagOwner = (etag: string): string => etag.slice(0, etag.indexOf(':'));
-
-interface CacheMetadata {
-  hit?: boolean;
-  didCache?: boolean;
-  ttl?: number;
-}
-
-/**
- * Whole query responses, cached per viewer: the cache session is the user id that
- * `useAuthentication` has already validated. Services invalidate exactly what they wrote and
- * wait for it before replying; the plugin's own invalidation by the entities of a mutation's
- * answer (which it does not wait for) stays on, as it is also what keeps mutations uncached.
- */
-export function useRecallResponseCache({ config, store, clock }: RecallResponseCacheOptions): Plugin[] {
   return [
     {
-      // Before yoga's plugin, which answers If-None-Match with a 304 for any live entry.
-      onRequest({ request }) {
-        const etag = request.headers.get('if-none-match');
-        if (etag && etagOwner(etag) !== (viewerOf(request)?.user.id ?? '')) request.headers.delete('if-none-match');
+      async onParams({ params, request, setResult }) {
+        const admitted = admissionOf(request);
+        if (!options.enabled || !admitted?.viewer || isWebSocketOperation(request)) return;
+        const { viewer } = admitted;
+        const key = responseCacheKey({
+          documentString: params.query ?? '',
+          variableValues: params.variables,
+          operationName: params.operationName,
+          sessionId: viewer.user.id,
+        });
+        keys.set(request, key);
+        const hit = await store.get(key, admitted.read);
+        if (!hit) return;
+        options.accessRecorder.record(viewer.user.id, hit.retrieved);
+        outcomes.set(request, { hit: true, etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds });
+        setResult(hit.result);
       },
     },
     useResponseCache({
-      buildResponseCacheKey: responseCacheKey,
-      session: (request) => viewerOf(request)?.user.id ?? null,
-      enabled: (request) => config.RESPONSE_CACHE_ENABLED && !uncached.has(request),
-      cache: store,
-      ttl: config.RESPONSE_CACHE_TTL_SECONDS * 1000,
-      includeExtensionMetadata: true,
+      session: (context) => (context as GraphQLContext).viewer?.user.id ?? null,
+      enabled: (context) => keys.has((context as GraphQLContext).request),
+      buildResponseCacheKey: ({ context }) => keys.get((context as GraphQLContext).request)!,
+      cache: (context) => viewOf(context as GraphQLContext),
+      ttl: options.ttlMs,
+      includeExtensionMetadata: false,
+      shouldCacheResult: ({ result }) => !result.errors?.length,
       onTtl: ({ ttl, context }) => {
-        const until = (context as Partial<GraphQLContext>).cacheableUntil?.at ?? Infinity;
+        const until = (context as GraphQLContext).cacheableUntil.at;
         return Math.max(0, Math.min(ttl, until - clock.now().getTime()));
       },
-    }),
-    {
-      // Cache-Control for every query answer, and the metadata only for those allowed to see it.
-      onResultProcess({ request, result, setResult }) {
-        if (Array.isArray(result) || !isExecutionResult(result)) return;
-        const extensions = { ...(result.extensions as Record<string, unknown> | undefined) };
-        const metadata = extensions['responseCache'] as CacheMetadata | undefined;
-        if (!metadata) return;
-        delete extensions['responseCache'];
-        const http = (extensions['http'] ?? {}) as { headers?: Record<string, string> };
-        const headers = { ...http.headers };
-        if (metadata.didCache && metadata.ttl !== undefined) {
-          headers['Cache-Control'] = `private, max-age=${Math.floor(metadata.ttl / 1000)}`;
-        } else if (!metadata.hit) {
-          headers['Cache-Control'] = 'no-store';
-        }
-        extensions['http'] = { ...http, headers };
-        const viewer = viewerOf(request);
-        const debug = viewer?.user.role === 'ADMIN' && request.headers.get(CACHE_DEBUG_HEADER) === '1';
-        if (config.NODE_ENV === 'development' || debug) {
-          const maxAge = /max-age=(\d+)/.exec(headers['Cache-Control'] ?? '')?.[1];
-          extensions['cache'] = { hit: metadata.hit ?? false, ttl: maxAge === undefined ? 0 : Number(maxAge) };
-        }
-        setResult({ ...result, extensions });
-      },
-    },
+    }) as Plugin,
   ];
-}
-
-function isExecutionResult(value: unknown): value is ExecutionResult {
-  return typeof value === 'object' && value !== null && !(Symbol.asyncIterator in value);
 }

@@ -1,11 +1,12 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { logRequest } from '../http/access-log.js';
 
 export interface RequestLoggerOptions {
   logger: Logger;
 }
 
-/** One info line per request: operation, status and duration; never headers or variables. */
+/** The access log of requests yoga answers (the cached-hit front logs its own, the same way). */
 export function useRequestLogger({ logger }: RequestLoggerOptions): Plugin {
   const started = new WeakMap<Request, { at: number; operationName?: string | undefined }>();
   return {
@@ -19,16 +20,13 @@ export function useRequestLogger({ logger }: RequestLoggerOptions): Plugin {
     onResponse({ request, response }) {
       const entry = started.get(request);
       if (!entry) return;
-      logger.info(
-        {
-          method: request.method,
-          path: new URL(request.url).pathname,
-          operationName: entry.operationName,
-          status: response.status,
-          durationMs: Math.round((performance.now() - entry.at) * 100) / 100,
-        },
-        'request',
-      );
+      logRequest(logger, {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        operationName: entry.operationName,
+        status: response.status,
+        startedAt: entry.at,
+      });
     },
   };
 }

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import type { SearchMemoriesInput } from '../__generated__/resolvers-types.js';
 import { searchMemoryPage } from '../db/repositories/relevance.js';
 import { clientError } from '../errors.js';
 import { isId } from '../ids.js';
-import type { GraphQLContext } from '../graphql-context.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../pagination.js';
-import { requireViewer, visibleContext } from '../services/access.js';
+import type { RequestScope } from '../request-scope.js';
+import { recordRetrieval, requireViewer, visibleContext } from '../services/access.js';
 import { parseArgs } from '../validation.js';
 import { breakdownOf, scoreParams } from './score-params.js';
 
@@ -23,17 +22,19 @@ const searchCursor = z.tuple([z.number(), z.string().refine((id) => isId(id, 'me
  * Ranks the context's live memories that match any word of the query by relevance score; the
  * database scores every match and pages over (score, id), so no result is ever cut off.
  */
-export async function searchMemories(ctx: GraphQLContext, input: SearchMemoriesInput) {
-  const viewer = requireViewer(ctx);
+export type SearchMemoriesInput = z.input<typeof searchArgs> & { first?: number | null; after?: string | null };
+
+export async function searchMemories(scope: RequestScope, input: SearchMemoriesInput) {
+  const viewer = requireViewer(scope);
   const args = parseArgs(searchArgs, input);
-  const limit = pageSize(input.first, ctx.deps.config);
+  const limit = pageSize(input.first, scope.deps.config);
   const after = input.after ? decodeCursor(input.after, searchCursor) : null;
-  const context = await visibleContext(ctx, args.contextId);
+  const context = await visibleContext(scope, args.contextId);
   if (!context) throw clientError('NOT_FOUND', 'No context with this id.', { field: ['contextId'] });
 
-  const now = ctx.deps.clock.now();
+  const now = scope.deps.clock.now();
   const scoredAt = after ? new Date(after[2]) : now;
-  const rows = await searchMemoryPage(ctx.deps.db, {
+  const rows = await searchMemoryPage(scope.deps.db, {
     userId: viewer.user.id,
     contextId: context.id,
     query: args.query,
@@ -42,16 +43,16 @@ export async function searchMemories(ctx: GraphQLContext, input: SearchMemoriesI
     limit: limit + 1,
     at: scoredAt,
     now,
-    params: scoreParams(ctx.deps.config.RELEVANCE_RECENCY_HALF_LIFE_HOURS),
+    params: scoreParams(scope.deps.config.RELEVANCE_RECENCY_HALF_LIFE_HOURS),
   });
 
   const page = toConnection(rows, limit, (row) => encodeCursor([row.score, row.id, scoredAt.getTime()]));
   const edges = page.edges.map(({ cursor, node }) => {
     const { score, scoreText, scoreRecency, scoreImportance, scoreAccess, ...memory } = node;
-    ctx.loaders.memory.prime(memory.id, memory);
+    scope.loaders.memory.prime(memory.id, memory);
     const breakdown = breakdownOf({ score, scoreText, scoreRecency, scoreImportance, scoreAccess });
     return { cursor, node: memory, score, breakdown: args.explain ? breakdown : null };
   });
-  ctx.deps.accessRecorder.record(viewer.user.id, edges.map((edge) => edge.node.id));
+  recordRetrieval(scope, edges.map((edge) => edge.node.id));
   return { id: context.id, edges, pageInfo: page.pageInfo };
 }

@@ -1,19 +1,12 @@
 import { z } from 'zod';
-import type {
-  CreateContextInput,
-  DeleteContextInput,
-  UpdateContextInput,
-} from '../__generated__/resolvers-types.js';
 import type { ContextRow } from '../db/rows.js';
-import { gone, stale } from '../cache/invalidation.js';
 import * as repo from '../db/repositories/contexts.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
-import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
+import type { RequestScope } from '../request-scope.js';
 import { parseInput } from '../validation.js';
-import { publishContextChange } from './change-events.js';
-import { responsesOfContext, responsesOfMemories } from './response-invalidation.js';
 import { requireViewer, visibleContext } from './access.js';
+import { afterWrite } from './after-write.js';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 const description = z.string().trim().max(2000);
@@ -34,49 +27,50 @@ const updateInput = z.object({
   expectedVersion: z.number().int().positive().nullish(),
 });
 
+export type CreateContextInput = z.input<typeof createInput>;
+export type UpdateContextInput = z.input<typeof updateInput>;
+
 export interface ContextResult {
   context: ContextRow | null;
   errors: UserError[];
 }
 
-export async function listContexts(ctx: GraphQLContext, args: { first?: number | null; after?: string | null }) {
-  const viewer = requireViewer(ctx);
-  const limit = pageSize(args.first, ctx.deps.config);
-  const rows = await repo.pageContextsOfOwner(ctx.deps.db, viewer.user.id, {
+export async function listContexts(scope: RequestScope, args: { first?: number | null; after?: string | null }) {
+  const viewer = requireViewer(scope);
+  const limit = pageSize(args.first, scope.deps.config);
+  const rows = await repo.pageContextsOfOwner(scope.deps.db, viewer.user.id, {
     afterId: afterId(args.after, 'ctx'),
     limit: limit + 1,
   });
-  for (const row of rows) ctx.loaders.context.prime(row.id, row);
+  for (const row of rows) scope.loaders.context.prime(row.id, row);
   return { id: viewer.user.id, ...toConnection(rows, limit, idCursor) };
 }
 
-export async function createContext(ctx: GraphQLContext, input: CreateContextInput): Promise<ContextResult> {
-  const viewer = requireViewer(ctx);
+export async function createContext(scope: RequestScope, input: CreateContextInput): Promise<ContextResult> {
+  const viewer = requireViewer(scope);
   const parsed = parseInput(createInput, input);
   if (!parsed.ok) return { context: null, errors: parsed.errors };
 
-  const row = await repo.insertContext(ctx.deps.db, {
-    id: ctx.deps.newId('ctx'),
+  const written = await repo.insertContext(scope.deps.db, {
+    id: scope.deps.newId('ctx'),
     ownerId: viewer.user.id,
     key: parsed.value.key ?? null,
     name: parsed.value.name,
     description: parsed.value.description ?? null,
-    createdAt: ctx.deps.clock.now(),
+    createdAt: scope.deps.clock.now(),
   });
-  if (!row) {
+  if (!written) {
     return { context: null, errors: [{ code: 'CONFLICT', message: 'You already have a context with this key.', field: ['key'] }] };
   }
-  ctx.loaders.context.prime(row.id, row);
-  await ctx.deps.responses.invalidate([{ typename: 'ContextConnection', id: row.ownerId }]);
-  await publishContextChange(ctx, 'CONTEXT_CREATED', row);
-  return { context: row, errors: [] };
+  await afterWrite(scope, { ...written.recorded, prime: { context: written.context } });
+  return { context: written.context, errors: [] };
 }
 
-export async function updateContext(ctx: GraphQLContext, input: UpdateContextInput): Promise<ContextResult> {
+export async function updateContext(scope: RequestScope, input: UpdateContextInput): Promise<ContextResult> {
   const parsed = parseInput(updateInput, input);
   if (!parsed.ok) return { context: null, errors: parsed.errors };
   const { id, name: newName, description: newDescription, expectedVersion } = parsed.value;
-  const current = await visibleContext(ctx, id);
+  const current = await visibleContext(scope, id);
   if (!current) return { context: null, errors: [notFound('context', ['id'])] };
 
   // An explicit null clears the description; a left-out field keeps its value.
@@ -87,47 +81,26 @@ export async function updateContext(ctx: GraphQLContext, input: UpdateContextInp
   if (Object.keys(changes).length === 0) {
     return { context: current, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
-  const now = ctx.deps.clock.now();
-  const row = await repo.updateContext(ctx.deps.db, id, changes, expectedVersion ?? null, now);
-  ctx.loaders.forgetContext(id);
-  if (!row) return conflictOrGone(ctx, id, expectedVersion);
-  const { cache } = ctx.deps;
-  await cache.invalidate('context', [stale(cache.keys.context(id), row.version, now)]);
-  await ctx.deps.responses.invalidate(responsesOfContext(id, row.ownerId));
-  await publishContextChange(ctx, 'CONTEXT_UPDATED', row);
-  ctx.loaders.context.prime(id, row);
-  return { context: row, errors: [] };
+  const written = await repo.updateContext(scope.deps.db, id, changes, expectedVersion ?? null, scope.deps.clock.now());
+  if (!written) {
+    scope.loaders.forgetContext(id);
+    return conflictOrGone(scope, id, expectedVersion);
+  }
+  await afterWrite(scope, { ...written.recorded, prime: { context: written.context } });
+  return { context: written.context, errors: [] };
 }
 
-async function conflictOrGone(ctx: GraphQLContext, id: string, expected: number | null | undefined): Promise<ContextResult> {
-  const latest = await visibleContext(ctx, id);
+async function conflictOrGone(scope: RequestScope, id: string, expected: number | null | undefined): Promise<ContextResult> {
+  const latest = await visibleContext(scope, id);
   if (!latest) return { context: null, errors: [notFound('context', ['id'])] };
   return { context: latest, errors: [versionConflict('context', latest.version, expected)] };
 }
 
-export async function deleteContext(ctx: GraphQLContext, input: DeleteContextInput) {
-  const current = await visibleContext(ctx, input.id);
-  const deleted = current && (await repo.deleteContext(ctx.deps.db, current.id));
+export async function deleteContext(scope: RequestScope, input: { id: string }) {
+  const current = await visibleContext(scope, input.id);
+  const deleted = current && (await repo.deleteContext(scope.deps.db, current.id, scope.deps.clock.now()));
   if (!deleted) return { deletedContextId: null, errors: [notFound('context', ['id'])] };
-  ctx.loaders.forgetContext(deleted.id);
-  for (const memory of deleted.memories) ctx.loaders.forgetMemory(memory.id);
-  // The context's memories went with it: their cached copies must go too.
-  const { cache } = ctx.deps;
-  const now = ctx.deps.clock.now();
-  await cache.invalidate('context', [gone(cache.keys.context(deleted.id), deleted.version + 1, now)]);
-  await cache.invalidate(
-    'memory',
-    deleted.memories.map((memory) => gone(cache.keys.memory(memory.id), memory.version + 1, now)),
-  );
-  await ctx.deps.responses.invalidate([
-    ...responsesOfContext(deleted.id, current.ownerId),
-    ...responsesOfMemories(deleted.id, deleted.memories.map((memory) => memory.id)),
-  ]);
-  await publishContextChange(
-    ctx,
-    'CONTEXT_DELETED',
-    current,
-    deleted.memories.map((memory) => memory.id),
-  );
+  // The context's memories went with it: the change names them, so their cached copies go too.
+  await afterWrite(scope, deleted.recorded);
   return { deletedContextId: deleted.id, errors: [] };
 }

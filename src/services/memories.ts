@@ -1,23 +1,15 @@
 import { z } from 'zod';
-import type {
-  AddMemoriesInput,
-  DeleteMemoryInput,
-  MemoryFilter,
-  MemoryKind,
-  UpdateMemoryInput,
-} from '../__generated__/resolvers-types.js';
 import type { Config } from '../config.js';
-import type { ContextRow, MemoryRow } from '../db/rows.js';
-import { gone } from '../cache/invalidation.js';
+import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { isForeignKeyViolation } from '../db/database.js';
 import * as repo from '../db/repositories/memories.js';
+import type { MemoryEventType, MemoryKind } from '../domain/enums.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
-import type { GraphQLContext } from '../graphql-context.js';
 import { afterId, idCursor, pageSize, toConnection } from '../pagination.js';
+import type { RequestScope } from '../request-scope.js';
 import { parseArgs, parseInput } from '../validation.js';
-import { publishMemoryChanges } from './change-events.js';
-import { responsesOfMemories } from './response-invalidation.js';
-import { requireViewer, visibleContext, visibleMemory } from './access.js';
+import { recordRetrieval, requireViewer, visibleContext, visibleMemory } from './access.js';
+import { afterWrite } from './after-write.js';
 
 const MAX_TAGS = 32;
 const MAX_METADATA_BYTES = 16 * 1024;
@@ -88,15 +80,19 @@ const filterArgs = z
   })
   .nullish();
 
+export type AddMemoriesInput = z.input<ReturnType<typeof addInput>>;
+export type UpdateMemoryInput = z.input<ReturnType<typeof updateInput>>;
+export type MemoryFilterInput = z.input<typeof filterArgs>;
+
 /** `Context.memories`: batched across contexts by the memoryPage loader. */
 export async function listMemories(
-  ctx: GraphQLContext,
+  scope: RequestScope,
   context: ContextRow,
-  args: { first?: number | null; after?: string | null; filter?: MemoryFilter | null },
+  args: { first?: number | null; after?: string | null; filter?: MemoryFilterInput },
 ) {
-  const limit = pageSize(args.first, ctx.deps.config);
+  const limit = pageSize(args.first, scope.deps.config);
   const filter = parseArgs(filterArgs, args.filter);
-  const rows = await ctx.loaders.memoryPage.load({
+  const rows = await scope.loaders.memoryPage.load({
     contextId: context.id,
     afterId: afterId(args.after, 'mem'),
     limit: limit + 1,
@@ -106,22 +102,22 @@ export async function listMemories(
 }
 
 /** `memory(id)`: a direct fetch counts as one retrieval for the access-frequency factor. */
-export async function getMemory(ctx: GraphQLContext, id: string): Promise<MemoryRow | null> {
-  const row = await visibleMemory(ctx, id);
-  if (row) ctx.deps.accessRecorder.record(requireViewer(ctx).user.id, [row.id]);
+export async function getMemory(scope: RequestScope, id: string): Promise<MemoryRow | null> {
+  const row = await visibleMemory(scope, id);
+  if (row) recordRetrieval(scope, [row.id]);
   return row;
 }
 
-export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) {
-  requireViewer(ctx);
-  const now = ctx.deps.clock.now();
-  const parsed = parseInput(addInput(ctx.deps.config, now), input);
+export async function addMemories(scope: RequestScope, input: AddMemoriesInput) {
+  requireViewer(scope);
+  const now = scope.deps.clock.now();
+  const parsed = parseInput(addInput(scope.deps.config, now), input);
   if (!parsed.ok) return { memories: [], context: null, errors: parsed.errors };
-  const context = await visibleContext(ctx, parsed.value.contextId);
+  const context = await visibleContext(scope, parsed.value.contextId);
   if (!context) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
 
   const items = parsed.value.items.map((item) => ({
-    id: ctx.deps.newId('mem'),
+    id: scope.deps.newId('mem'),
     contextId: context.id,
     ownerId: context.ownerId,
     content: item.content,
@@ -131,24 +127,20 @@ export async function addMemories(ctx: GraphQLContext, input: AddMemoriesInput) 
     importance: item.importance,
     createdAt: now,
     expiresAt: item.expiresAt ?? null,
-    event: writeEvent(ctx),
+    event: writeEvent(scope),
   }));
   // The context may be deleted between the check above and the insert.
-  const memories = await repo.insertMemories(ctx.deps.db, items).catch((error: unknown) => {
+  const written = await repo.insertMemories(scope.deps.db, items).catch((error: unknown) => {
     if (isForeignKeyViolation(error)) return null;
     throw error;
   });
-  if (!memories) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
-  for (const row of memories) {
-    ctx.loaders.forgetMemory(row.id);
-    ctx.loaders.memory.prime(row.id, row);
-  }
-  await ctx.deps.responses.invalidate(responsesOfMemories(context.id));
-  await publishMemoryChanges(
-    ctx,
-    'ADDED',
-    memories.map((memory, index) => ({ memory, eventId: items[index]!.event.id, previousContent: null })),
-  );
+  if (!written) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
+  const { memories, recorded } = written;
+  await afterWrite(scope, {
+    ...recorded,
+    history: memories.map((memory, index) => historyEvent(scope, 'ADDED', memory, items[index]!.event.id, null)),
+    prime: { memories },
+  });
   return { memories, context, errors: [] };
 }
 
@@ -158,14 +150,14 @@ export interface MemoryResult {
   errors: UserError[];
 }
 
-export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput): Promise<MemoryResult> {
-  const now = ctx.deps.clock.now();
-  const parsed = parseInput(updateInput(ctx.deps.config, now), input);
+export async function updateMemory(scope: RequestScope, input: UpdateMemoryInput): Promise<MemoryResult> {
+  const now = scope.deps.clock.now();
+  const parsed = parseInput(updateInput(scope.deps.config, now), input);
   if (!parsed.ok) return { memory: null, context: null, errors: parsed.errors };
   const { id, expectedVersion, ...fields } = parsed.value;
-  const current = await visibleMemory(ctx, id);
+  const current = await visibleMemory(scope, id);
   if (!current) return { memory: null, context: null, errors: [notFound('memory', ['id'])] };
-  const context = await ctx.loaders.context.load(current.contextId);
+  const context = await scope.loaders.context.load(current.contextId);
 
   // Explicit nulls clear metadata and expiresAt; the other fields cannot be null.
   const changes: repo.MemoryChanges = {
@@ -180,39 +172,57 @@ export async function updateMemory(ctx: GraphQLContext, input: UpdateMemoryInput
     return { memory: current, context, errors: [{ code: 'BAD_USER_INPUT', message: 'Give at least one field to change.' }] };
   }
 
-  const event = writeEvent(ctx);
-  const written = await repo.updateMemory(ctx.deps.db, id, changes, expectedVersion ?? null, now, event);
-  ctx.loaders.forgetMemory(id);
+  const event = writeEvent(scope);
+  const written = await repo.updateMemory(scope.deps.db, id, changes, expectedVersion ?? null, now, event);
   if (written) {
     const updated = written.after;
-    // Written through: the next read, on any instance, is a hit on the new version.
-    await ctx.deps.cache.invalidate('memory', [ctx.deps.sources.memories.entry(id, updated)]);
-    await ctx.deps.responses.invalidate(responsesOfMemories(updated.contextId, [id]));
-    await publishMemoryChanges(ctx, 'UPDATED', [{ memory: updated, eventId: event.id, previousContent: written.previousContent }]);
-    ctx.loaders.memory.prime(id, updated);
+    await afterWrite(scope, {
+      ...written.recorded,
+      // Written through: the next read, on any instance, is a hit on the new version.
+      writeThrough: [scope.deps.sources.memories.entry(id, updated)],
+      history: [historyEvent(scope, 'UPDATED', updated, event.id, written.previousContent)],
+      prime: { memories: [updated] },
+    });
     return { memory: updated, context, errors: [] };
   }
-  const latest = await visibleMemory(ctx, id);
+  scope.loaders.forgetMemory(id);
+  const latest = await visibleMemory(scope, id);
   if (!latest) return { memory: null, context: null, errors: [notFound('memory', ['id'])] };
   return { memory: latest, context, errors: [versionConflict('memory', latest.version, expectedVersion)] };
 }
 
-export async function deleteMemory(ctx: GraphQLContext, input: DeleteMemoryInput) {
-  const current = await visibleMemory(ctx, input.id);
+export async function deleteMemory(scope: RequestScope, input: { id: string }) {
+  const current = await visibleMemory(scope, input.id);
   const missing = { deletedMemoryId: null, memory: null, context: null, errors: [notFound('memory', ['id'])] };
   if (!current) return missing;
-  const event = writeEvent(ctx);
-  const deleted = await repo.deleteMemory(ctx.deps.db, current.id, ctx.deps.clock.now(), event);
-  ctx.loaders.forgetMemory(current.id);
-  if (!deleted) return missing;
-  const { cache } = ctx.deps;
-  await cache.invalidate('memory', [gone(cache.keys.memory(deleted.id), deleted.version + 1, ctx.deps.clock.now())]);
-  await ctx.deps.responses.invalidate(responsesOfMemories(deleted.contextId, [deleted.id]));
-  await publishMemoryChanges(ctx, 'DELETED', [{ memory: deleted, eventId: event.id, previousContent: deleted.content }]);
-  return { deletedMemoryId: deleted.id, memory: deleted, context: await ctx.loaders.context.load(deleted.contextId), errors: [] };
+  const event = writeEvent(scope);
+  const written = await repo.deleteMemory(scope.deps.db, current.id, scope.deps.clock.now(), event);
+  if (!written) {
+    scope.loaders.forgetMemory(current.id);
+    return missing;
+  }
+  const { deleted, recorded } = written;
+  await afterWrite(scope, { ...recorded, history: [historyEvent(scope, 'DELETED', deleted, event.id, deleted.content)] });
+  return { deletedMemoryId: deleted.id, memory: deleted, context: await scope.loaders.context.load(deleted.contextId), errors: [] };
 }
 
 /** The history event a write records: its id and who made it. */
-function writeEvent(ctx: GraphQLContext): repo.WriteEvent {
-  return { id: ctx.deps.newId('evt'), actorId: ctx.viewer?.user.id ?? null };
+function writeEvent(scope: RequestScope): repo.WriteEvent {
+  return { id: scope.deps.newId('evt'), actorId: scope.viewer?.user.id ?? null };
+}
+
+/** The history row a write recorded, as memoryEvents subscribers receive it. */
+function historyEvent(scope: RequestScope, type: MemoryEventType, memory: MemoryRow, eventId: string, previousContent: string | null): MemoryEventRow {
+  return {
+    id: eventId,
+    memoryId: memory.id,
+    contextId: memory.contextId,
+    ownerId: memory.ownerId,
+    actorId: scope.viewer?.user.id ?? null,
+    type,
+    version: memory.version,
+    previousContent,
+    content: type === 'DELETED' ? null : memory.content,
+    occurredAt: scope.deps.clock.now(),
+  };
 }

@@ -66,9 +66,10 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     : database.config;
   const registry = new Registry();
   const clock = createTestClock();
-  const cache = await createCache(config, registry, logger, clock);
+  const db = wrapDatabase(database.db);
+  const cache = await createCache(config, { db, registry, logger, clock });
   const events = createEvents(config, registry, logger, clock);
-  const app = createApp({ config, db: wrapDatabase(database.db), cache, events, registry, clock, logger });
+  const app = createApp({ config, db, cache, events, registry, clock, logger });
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const response = await app.yoga.fetch('http://recall.test/graphql', {
@@ -110,6 +111,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     },
     async countStatements(work) {
       await app.deps.accessRecorder.flush();
+      await cache.log.flush();
       database.statements.length = 0;
       await work();
       return [...database.statements];

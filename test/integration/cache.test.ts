@@ -157,7 +157,7 @@ describe.runIf(inject('redisUrl'))('Redis keys, TTLs and the version guard', () 
   it('refuses to put an older version over a newer value or tombstone', async () => {
     const key = `${t.cache.keys.prefix}memory:guard-test`;
     const put = (state: string, version: number) =>
-      t.cache.tiers.write([{ key, value: `1|${state}|${version}|0|${state === 'v' ? '{}' : ''}`, version, ttlMs: 60_000 }]);
+      t.cache.entities.fill([{ key, value: `1|${state}|${version}|0|${state === 'v' ? '{}' : ''}`, version, ttlMs: 60_000 }], t.cache.log.position());
     await put('v', 5);
     await put('v', 3);
     expect(await redis.get(key)).toBe('1|v|5|0|{}');

@@ -93,12 +93,9 @@ describe.each(modes)('cached responses before the GraphQL pipeline ($name)', ({ 
     const fresh = await t.newUser();
     const own = (await t.gql('mutation { createContext(input: { name: "Mine" }) { context { id } } }', {}, { token: fresh.token })).data.createContext.context.id;
     // createContext was the first of 12 (signUp was anonymous: the address's budget).
-    t.clock.advance(t.app.deps.config.DATABASE_STATEMENT_TIMEOUT_MS + 1_001); // past the quiet window of the new context
     const first = await post(fresh.token, {}, { id: own });
     expect(first.headers.get('ratelimit-remaining')).toBe('10');
-    // yoga stores the miss after it has answered; wait for it (the ETag is the key).
-    const key = first.headers.get('etag')!;
-    await expect.poll(async () => (await t.app.deps.responses.get(key)) !== null).toBe(true);
+    // The miss was stored before it was answered: every request below is a hit.
     const before = await fastHits(t);
     const remaining: string[] = [];
     for (let i = 0; i < 10; i++) {

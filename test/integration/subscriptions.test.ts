@@ -275,6 +275,7 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
       kind: 'invalidation' as const,
       ownerId: other.id,
       contextId: null,
+      position: null,
       invalidation: { entities: [], reason: 'TEST', occurredAt: new Date(), source: 'test' },
     }));
     await t.events.bus.publish(flood);

@@ -11,6 +11,7 @@ const body = (reason: string): RecallEventBody => ({
   kind: 'invalidation',
   ownerId: 'usr_1',
   contextId: null,
+  position: null,
   invalidation: { entities: [], reason, occurredAt: new Date(0), source: 'test' },
 });
 
@@ -68,7 +69,7 @@ describe('subscription stream', () => {
       replayLimit: 10,
       queueLimit: 10,
       select,
-      gapNotice: () => ({ eventId: first!.id, value: 'RESYNC' }),
+      gapNotice: () => ({ eventId: first!.id, value: 'RESYNC', position: null }),
     });
     expect(await reasons(stream, 3)).toEqual(['RESYNC', 'c', 'd']);
     await stream.return!();
@@ -119,7 +120,7 @@ describe('subscription stream', () => {
       replayLimit: 10,
       queueLimit: 10,
       select,
-      gapNotice: () => ({ eventId: '99999999999999-0', value: 'RESYNC' }),
+      gapNotice: () => ({ eventId: '99999999999999-0', value: 'RESYNC', position: null }),
     });
     expect(await reasons(stream, 1)).toEqual(['RESYNC']);
     await events.publish([body('live')]);

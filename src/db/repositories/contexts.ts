@@ -1,5 +1,7 @@
+import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { ContextRow } from '../rows.js';
+import { changeJson, entityJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
 const COLUMNS = `id, owner_id AS "ownerId", key, name, description, version,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -22,19 +24,26 @@ export function pageContextsOfOwner(
   );
 }
 
-/** Inserts the context, or returns null when the owner already has one with this key. */
+/** Inserts the context and records the change, or returns null when the owner already has one with this key. */
 export async function insertContext(
   db: Queryable,
   context: Pick<ContextRow, 'id' | 'ownerId' | 'key' | 'name' | 'description' | 'createdAt'>,
-): Promise<ContextRow | null> {
-  const rows = await db.query<ContextRow>(
-    `INSERT INTO contexts (id, owner_id, key, name, description, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6)
-     ON CONFLICT (owner_id, key) DO NOTHING
-     RETURNING ${COLUMNS}`,
+): Promise<{ context: ContextRow; recorded: RecordedChange } | null> {
+  const rows = await db.query<ContextRow & RecordedColumns>(
+    `WITH written AS (
+       INSERT INTO contexts (id, owner_id, key, name, description, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $6)
+       ON CONFLICT (owner_id, key) DO NOTHING
+       RETURNING ${COLUMNS}
+     ), ${recordChange(
+       changeJson({ reason: 'CONTEXT_CREATED', ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }),
+       'written',
+       '$6',
+     )}
+     SELECT *, ${RECORDED} FROM written`,
     [context.id, context.ownerId, context.key, context.name, context.description, context.createdAt],
   );
-  return rows[0] ?? null;
+  return rows[0] ? asWritten(rows[0]) : null;
 }
 
 export interface ContextChanges {
@@ -44,8 +53,8 @@ export interface ContextChanges {
 }
 
 /**
- * Applies the changes if the context is still at `expectedVersion` (when given); returns the
- * new row, or null when the id is unknown or the version has moved on.
+ * Applies the changes if the context is still at `expectedVersion` (when given) and records the
+ * change; returns the new row, or null when the id is unknown or the version has moved on.
  */
 export async function updateContext(
   db: Queryable,
@@ -53,35 +62,61 @@ export async function updateContext(
   changes: ContextChanges,
   expectedVersion: number | null,
   at: Date,
-): Promise<ContextRow | null> {
-  const rows = await db.query<ContextRow>(
-    `UPDATE contexts SET
-       name = COALESCE($2, name),
-       description = CASE WHEN $3::boolean THEN $4 ELSE description END,
-       version = version + 1,
-       updated_at = $5
-     WHERE id = $1 AND ($6::int IS NULL OR version = $6)
-     RETURNING ${COLUMNS}`,
+): Promise<{ context: ContextRow; recorded: RecordedChange } | null> {
+  const rows = await db.query<ContextRow & RecordedColumns>(
+    `WITH written AS (
+       UPDATE contexts SET
+         name = COALESCE($2, name),
+         description = CASE WHEN $3::boolean THEN $4 ELSE description END,
+         version = version + 1,
+         updated_at = $5
+       WHERE id = $1 AND ($6::int IS NULL OR version = $6)
+       RETURNING ${COLUMNS}
+     ), ${recordChange(
+       changeJson({ reason: 'CONTEXT_UPDATED', ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }),
+       'written',
+       '$5',
+     )}
+     SELECT *, ${RECORDED} FROM written`,
     [id, changes.name ?? null, changes.description !== undefined, changes.description ?? null, at, expectedVersion],
   );
-  return rows[0] ?? null;
+  return rows[0] ? asWritten(rows[0]) : null;
 }
 
 /**
- * Deletes the context (its memories and their history go with it) and returns its id and
- * version with those of the memories it held, or null when the id is unknown.
+ * Deletes the context (its memories and their history go with it) and records the change;
+ * returns its id, owner and version with those of the memories it held, or null when the id is
+ * unknown.
  */
 export async function deleteContext(
   db: Queryable,
   id: string,
-): Promise<{ id: string; version: number; memories: Array<{ id: string; version: number }> } | null> {
-  const rows = await db.query<{ id: string; version: number; memories: Array<{ id: string; version: number }> }>(
+  at: Date,
+): Promise<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }>; recorded: RecordedChange } | null> {
+  const rows = await db.query<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }> } & RecordedColumns>(
     `WITH doomed AS (SELECT id, version FROM memories WHERE context_id = $1),
-     deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, version)
-     SELECT deleted.id, deleted.version,
-       coalesce((SELECT json_agg(json_build_object('id', id, 'version', version)) FROM doomed), '[]'::json) AS memories
+     deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, owner_id AS "ownerId", version),
+     ${recordChange(
+       changeJson({
+         reason: 'CONTEXT_DELETED',
+         ownerId: 'w."ownerId"',
+         contextId: 'w.id',
+         context: entityJson('w.id', 'w.version + 1', true),
+         memories: `coalesce((SELECT jsonb_agg(${entityJson('d.id', 'd.version + 1', true)}) FROM doomed d), '[]'::jsonb)`,
+       }),
+       'deleted',
+       '$2',
+     )}
+     SELECT deleted.id, deleted."ownerId", deleted.version,
+       coalesce((SELECT json_agg(json_build_object('id', id, 'version', version)) FROM doomed), '[]'::json) AS memories,
+       ${RECORDED}
      FROM deleted`,
-    [id],
+    [id, at],
   );
-  return rows[0] ?? null;
+  return rows[0] ? withRecordedChange(rows[0]) : null;
+}
+
+function asWritten(row: ContextRow & RecordedColumns): { context: ContextRow; recorded: RecordedChange } {
+  const { recorded, ...context } = withRecordedChange(row);
+  return { context, recorded };
 }

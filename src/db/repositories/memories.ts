@@ -1,6 +1,8 @@
-import type { MemoryKind } from '../../__generated__/resolvers-types.js';
+import type { RecordedChange } from '../../domain/change.js';
+import type { MemoryKind } from '../../domain/enums.js';
 import type { Queryable } from '../database.js';
 import type { MemoryRow } from '../rows.js';
+import { changeJson, entityJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
 export const MEMORY_COLUMNS = `m.id, m.context_id AS "contextId", m.owner_id AS "ownerId", m.content, m.kind, m.tags,
   m.metadata, m.importance, m.version, m.created_at AS "createdAt", m.updated_at AS "updatedAt",
@@ -69,11 +71,14 @@ const recordEvents = (type: 'ADDED' | 'UPDATED' | 'DELETED', source: string, pre
   SELECT w.event_id, w.id, w."contextId", w."ownerId", w.actor_id, '${type}', w.version, ${previous}, ${current}, w.at
   FROM ${source} w`;
 
-/** Inserts a batch and its ADDED events in one statement; rows come back in input order. */
-export function insertMemories(
+/**
+ * Inserts a batch, its ADDED events and its change in one statement; rows come back in input
+ * order (all in one context).
+ */
+export async function insertMemories(
   db: Queryable,
   rows: ReadonlyArray<NewMemoryRow & { event: WriteEvent }>,
-): Promise<MemoryRow[]> {
+): Promise<{ memories: MemoryRow[]; recorded: RecordedChange }> {
   const items = rows.map((row, position) => ({
     position,
     event_id: row.event.id,
@@ -89,7 +94,7 @@ export function insertMemories(
     created_at: row.createdAt,
     expires_at: row.expiresAt,
   }));
-  return db.query<MemoryRow>(
+  const written = await db.query<MemoryRow & RecordedColumns>(
     `WITH items AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(position int, event_id text, actor_id text, id text,
          context_id text, owner_id text, content text, kind text, tags text[], metadata jsonb, importance float8,
@@ -103,10 +108,23 @@ export function insertMemories(
      ), written AS (
        SELECT inserted.*, items.event_id, items.actor_id, items.created_at AS at, items.position
        FROM inserted JOIN items USING (id)
-     ), events AS (${recordEvents('ADDED', 'written', 'NULL', 'w.content')})
-     SELECT ${RETURNED} FROM written ORDER BY position`,
+     ), events AS (${recordEvents('ADDED', 'written', 'NULL', 'w.content')}),
+     ${recordChange(
+       changeJson({
+         reason: 'MEMORIES_ADDED',
+         ownerId: 'min(w."ownerId")',
+         contextId: 'min(w."contextId")',
+         memories: `jsonb_agg(${entityJson('w.id', 'w.version', false)})`,
+       }),
+       'written',
+       'min(w.at)',
+       true,
+     )}
+     SELECT ${RETURNED}, ${RECORDED} FROM written ORDER BY position`,
     [JSON.stringify(items)],
   );
+  const inserted = written.map(withRecordedChange);
+  return { memories: inserted.map(({ recorded: _recorded, ...memory }) => memory), recorded: inserted[0]!.recorded };
 }
 
 export interface MemoryChanges {
@@ -132,8 +150,8 @@ export async function updateMemory(
   expectedVersion: number | null,
   now: Date,
   event: WriteEvent,
-): Promise<{ previousContent: string; after: MemoryRow } | null> {
-  const rows = await db.query<MemoryRow & { previousContent: string }>(
+): Promise<{ previousContent: string; after: MemoryRow; recorded: RecordedChange } | null> {
+  const rows = await db.query<MemoryRow & { previousContent: string } & RecordedColumns>(
     `WITH before AS (
        SELECT m.id, m.content FROM memories m
        WHERE m.id = $1 AND ${liveMemory('$2')} AND ($3::int IS NULL OR m.version = $3)
@@ -152,8 +170,18 @@ export async function updateMemory(
        RETURNING ${MEMORY_COLUMNS}, before.content AS "previousContent"
      ), written AS (
        SELECT updated.*, $12::text AS event_id, $13::text AS actor_id, $2::timestamptz AS at FROM updated
-     ), events AS (${recordEvents('UPDATED', 'written', 'w."previousContent"', 'w.content')})
-     SELECT ${RETURNED}, "previousContent" FROM written`,
+     ), events AS (${recordEvents('UPDATED', 'written', 'w."previousContent"', 'w.content')}),
+     ${recordChange(
+       changeJson({
+         reason: 'MEMORY_UPDATED',
+         ownerId: 'w."ownerId"',
+         contextId: 'w."contextId"',
+         memories: `jsonb_build_array(${entityJson('w.id', 'w.version', false)})`,
+       }),
+       'written',
+       '$2',
+     )}
+     SELECT ${RETURNED}, "previousContent", ${RECORDED} FROM written`,
     [
       id,
       now,
@@ -172,23 +200,41 @@ export async function updateMemory(
   );
   const row = rows[0];
   if (!row) return null;
-  const { previousContent, ...after } = row;
-  return { previousContent, after };
+  const { previousContent, recorded, ...after } = withRecordedChange(row);
+  return { previousContent, after, recorded };
 }
 
 /**
- * Deletes a live memory and records the DELETED event in one statement; returns the memory
- * as it was, or null when the id is unknown or expired.
+ * Deletes a live memory and records the DELETED event and the change in one statement; returns
+ * the memory as it was, or null when the id is unknown or expired.
  */
-export async function deleteMemory(db: Queryable, id: string, now: Date, event: WriteEvent): Promise<MemoryRow | null> {
-  const rows = await db.query<MemoryRow>(
+export async function deleteMemory(
+  db: Queryable,
+  id: string,
+  now: Date,
+  event: WriteEvent,
+): Promise<{ deleted: MemoryRow; recorded: RecordedChange } | null> {
+  const rows = await db.query<MemoryRow & RecordedColumns>(
     `WITH deleted AS (
        DELETE FROM memories m WHERE m.id = $1 AND ${liveMemory('$2')} RETURNING ${MEMORY_COLUMNS}
      ), written AS (
        SELECT deleted.*, $3::text AS event_id, $4::text AS actor_id, $2::timestamptz AS at FROM deleted
-     ), events AS (${recordEvents('DELETED', 'written', 'w.content', 'NULL')})
-     SELECT ${RETURNED} FROM written`,
+     ), events AS (${recordEvents('DELETED', 'written', 'w.content', 'NULL')}),
+     ${recordChange(
+       changeJson({
+         reason: 'MEMORY_DELETED',
+         ownerId: 'w."ownerId"',
+         contextId: 'w."contextId"',
+         memories: `jsonb_build_array(${entityJson('w.id', 'w.version + 1', true)})`,
+       }),
+       'written',
+       '$2',
+     )}
+     SELECT ${RETURNED}, ${RECORDED} FROM written`,
     [id, now, event.id, event.actorId],
   );
-  return rows[0] ?? null;
+  const row = rows[0];
+  if (!row) return null;
+  const { recorded, ...deleted } = withRecordedChange(row);
+  return { deleted, recorded };
 }

@@ -1,5 +1,7 @@
+import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { SessionRow, UserRow } from '../rows.js';
+import { changeJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
 const COLUMNS = `s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.created_at AS "createdAt",
   s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt", s.revoked_at AS "revokedAt",
@@ -53,10 +55,23 @@ export async function touchSession(db: Queryable, id: string, seenAt: Date, expi
   ]);
 }
 
-export async function revokeSession(db: Queryable, id: string, at: Date): Promise<boolean> {
-  const rows = await db.query('UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [
-    id,
-    at,
-  ]);
-  return rows.length > 0;
+/** Revokes a live session and records the change; null when it was already revoked or is unknown. */
+export async function revokeSession(db: Queryable, id: string, at: Date): Promise<{ recorded: RecordedChange } | null> {
+  const rows = await db.query<RecordedColumns>(
+    `WITH written AS (
+       UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id, token_hash
+     ), ${recordChange(
+       changeJson({
+         reason: 'SESSION_ENDED',
+         ownerId: 'w.user_id',
+         contextId: 'NULL',
+         session: `jsonb_build_object('id', w.id, 'tokenHash', w.token_hash)`,
+       }),
+       'written',
+       '$2',
+     )}
+     SELECT ${RECORDED} FROM written`,
+    [id, at],
+  );
+  return rows[0] ? withRecordedChange(rows[0]) : null;
 }

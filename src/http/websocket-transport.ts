@@ -3,16 +3,11 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { authenticate } from './auth/sessions.js';
-import type { AppDeps, RequestContext } from './graphql-context.js';
-import { clientIp } from './client-ip.js';
-import { clientError } from './errors.js';
-import { rememberViewer } from './plugins/use-authentication.js';
-import { spenderOf } from './plugins/use-operation-budget.js';
-import { containsNul, nulRefusal } from './plugins/use-nul-guard.js';
-import { bypassResponseCache } from './plugins/use-recall-response-cache.js';
-import type { ServerContext } from './request-context.js';
-import { LAST_EVENT_ID_HEADER } from './services/subscriptions.js';
+import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
+import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
+import type { RequestContext, ServerContext } from '../graphql-context.js';
+import { containsNul, nulRefusal } from '../validation.js';
+import { refusalError } from './reply.js';
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
 type OperationRoot = Pick<Enveloped, 'execute' | 'subscribe'>;
@@ -21,64 +16,64 @@ type ConnectionExtra = {
   authorization?: string | null;
 };
 
+export interface WebSocketTransportOptions {
+  admission: AdmissionControl;
+  maxPayloadBytes: number;
+  keepAliveMs: number;
+}
+
+/** Operations over WebSocket do not go through the response cache (yoga's HTTP phase does not run for them). */
+const overWebSocket = new WeakSet<Request>();
+
+export const isWebSocketOperation = (request: Request): boolean => overWebSocket.has(request);
+
 /**
  * GraphQL over WebSocket (the graphql-ws protocol) on the HTTP server's port and path. Every
- * operation goes through yoga's envelop, so it gets the same plugins (limits, errors) as one
- * sent over HTTP, the response cache aside, and a context built from a request that carries the
- * connection's token: its session is checked when the socket opens and again for each operation.
+ * operation is admitted like an HTTP request (the same module: its session checked again, its
+ * budget spent, the same refusal) and goes through yoga's envelop, so it gets the same plugins
+ * (limits, errors) as one sent over HTTP.
  */
 export function serveGraphQLOverWebSocket(
   server: Server,
   yoga: YogaServerInstance<ServerContext, RequestContext>,
-  deps: AppDeps,
+  options: WebSocketTransportOptions,
 ): { close(): Promise<void> } {
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: deps.config.MAX_BODY_BYTES });
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: options.maxPayloadBytes });
   const graphqlWs = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       execute: (args) => (args.rootValue as OperationRoot).execute(args),
       subscribe: (args) => (args.rootValue as OperationRoot).subscribe(args),
       async onConnect(ctx) {
         const authorization = connectionAuthorization(ctx.connectionParams, ctx.extra.request.headers.authorization);
-        try {
-          await authenticate(deps, authorization);
-        } catch (error) {
-          // Refused like a bad token over HTTP: the socket closes with 4403 Forbidden.
-          if (error instanceof GraphQLError) return false;
-          throw error;
-        }
+        // Refused like a bad token over HTTP: the socket closes with 4403 Forbidden.
+        const identified = await options.admission.identify(authorization);
+        if ('refusal' in identified) return false;
         ctx.extra.authorization = authorization;
         return true;
       },
       async onSubscribe(ctx, _id, payload) {
-        const authorization = ctx.extra.authorization ?? null;
+        const upgrade = ctx.extra.request;
+        const forwardedFor = upgrade.headers['x-forwarded-for'];
+        const admission = await options.admission.admit({
+          authorization: ctx.extra.authorization ?? null,
+          forwardedFor: Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? null),
+          socketAddress: upgrade.socket.remoteAddress,
+        });
+        if (admission.refusal) return [refusalError(admission.refusal)];
+        // yoga's parameter phase, where the NUL guard looks at variables over HTTP, does not run here.
+        if (containsNul(payload.variables)) return [nulRefusal()];
         const lastEventId = payload.extensions?.['lastEventId'];
         // POST: yoga refuses mutations from any other method.
         const request = new Request(new URL(yoga.graphqlEndpoint, 'http://websocket.invalid'), {
           method: 'POST',
           headers: {
-            ...(authorization ? { authorization } : {}),
+            ...(ctx.extra.authorization ? { authorization: ctx.extra.authorization } : {}),
             ...(typeof lastEventId === 'string' ? { [LAST_EVENT_ID_HEADER]: lastEventId } : {}),
           },
         });
-        bypassResponseCache(request);
-        let viewer;
-        try {
-          viewer = await authenticate(deps, authorization);
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        rememberViewer(request, viewer);
-        const upgrade = ctx.extra.request;
-        const forwardedFor = upgrade.headers['x-forwarded-for'];
-        const ip = clientIp(deps.config.TRUST_PROXY, Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor, upgrade.socket.remoteAddress);
-        const spender = spenderOf(viewer, ip);
-        const decision = spender ? await deps.budget.spend(spender) : null;
-        if (decision && !decision.allowed) {
-          return [clientError('RATE_LIMITED', `Rate limit reached: ${decision.limit} operations per window.`, { retryAfter: decision.resetSeconds })];
-        }
-        if (containsNul(payload.variables)) return [nulRefusal()];
-        const enveloped = yoga.getEnveloped({ request, params: payload, req: ctx.extra.request });
+        overWebSocket.add(request);
+        rememberAdmission(request, admission.admitted);
+        const enveloped = yoga.getEnveloped({ request, params: payload, req: upgrade });
         let document;
         try {
           document = enveloped.parse(payload.query);
@@ -101,7 +96,7 @@ export function serveGraphQLOverWebSocket(
       },
     },
     sockets,
-    deps.config.SUBSCRIPTION_KEEPALIVE_MS,
+    options.keepAliveMs,
   );
   let closing: Promise<void> | null = null;
   return {

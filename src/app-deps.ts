@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { Authenticate } from './admission/auth-strategy.js';
+import type { Cache } from './cache/cache.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { Events } from './events/create-events.js';
+import type { IdGenerator } from './ids.js';
+import type { CachedSources } from './loaders/cached-sources.js';
+import type { OperationBudget } from './rate-limit/operation-budget.js';
+import type { AccessRecorder } from './relevance/access-recorder.js';
+
+/** Long-lived parts shared by every request. */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  newId: IdGenerator;
+  /** Entities, whole responses and the invalidation log (see src/cache). */
+  cache: Cache;
+  /** Batched cache-aside reads of each entity, under the per-request loaders. */
+  sources: CachedSources;
+  accessRecorder: AccessRecorder;
+  /** Change events: published by writes, followed by subscriptions on every instance. */
+  events: Events;
+  /** Operations per caller and window, counted on every request (cache hits too). */
+  budget: OperationBudget;
+  /** Who a bearer token belongs to, through the authentication strategies. */
+  authenticate: Authenticate;
+}

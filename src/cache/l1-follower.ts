@@ -1,0 +1,94 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Invalidation } from './invalidation.js';
+
+export interface L1FollowerOptions {
+  /** A connection of its own, in subscriber mode. */
+  subscriber: Redis;
+  /** The cache connection, to read the log position when listening (re)starts. */
+  client: Redis;
+  channel: string;
+  logKey: string;
+  /** Applies another (or this) instance's invalidation at `position` to the in-process tiers. */
+  apply(invalidation: Invalidation, position: number): void;
+  /** Empties the in-process tiers: invalidations before `position` may have been missed. */
+  reset(position: number): void;
+  logger: Logger;
+}
+
+/**
+ * Keeps the in-process tiers in step with the invalidation log. The apply script publishes each
+ * invalidation with its position, in log order, so positions arrive one after another: the
+ * follower applies them and knows exactly how far it is (`appliedPosition`). A position it did
+ * not expect means it missed something (a dropped connection, a new generation): it empties the
+ * tiers and goes on from there. Until listening has started, and whenever the subscription is
+ * lost, the tiers must not answer.
+ */
+export function createL1Follower(options: L1FollowerOptions) {
+  let subscribed = false;
+  let listening = false;
+  let applied = 0;
+
+  const startAt = (position: number) => {
+    options.reset(position);
+    applied = position;
+    listening = true;
+  };
+
+  /** Starts listening from the log's current position, once subscribed and Redis answers. */
+  async function start(): Promise<void> {
+    if (!subscribed || listening) return;
+    try {
+      startAt(Number((await options.client.hget(options.logKey, 'pos')) ?? 0));
+    } catch (error) {
+      // Tried again when the cache connection is back (see the invalidation log's sync).
+      options.logger.debug({ err: error }, 'could not read the invalidation log position');
+    }
+  }
+
+  options.subscriber.on('ready', () => {
+    options.subscriber.subscribe(options.channel).then(
+      () => {
+        subscribed = true;
+        void start();
+      },
+      (error: unknown) => options.logger.warn({ err: error }, 'could not subscribe to invalidations'),
+    );
+  });
+  options.subscriber.on('close', () => {
+    subscribed = false;
+    listening = false;
+  });
+  options.subscriber.on('message', (channel: string, text: string) => {
+    if (channel !== options.channel || !listening) return;
+    const space = text.indexOf(' ');
+    const position = Number(text.slice(0, space));
+    if (!(position > applied)) return;
+    if (position !== applied + 1) {
+      options.logger.info({ expected: applied + 1, received: position }, 'invalidations were missed: emptying the in-process tiers');
+      startAt(position);
+      return;
+    }
+    try {
+      options.apply(JSON.parse(text.slice(space + 1)) as Invalidation, position);
+      applied = position;
+    } catch (error) {
+      options.logger.error({ err: error }, 'could not apply an invalidation; emptying the in-process tiers');
+      startAt(position);
+    }
+  });
+
+  return {
+    /** Whether the in-process tiers hear every invalidation (they may then be filled). */
+    isListening: () => listening,
+    /** The log position up to which the in-process tiers have applied every invalidation. */
+    appliedPosition: () => applied,
+    start,
+    /** Empties the tiers and goes on from `position` (a new generation starts there). */
+    restartAt(position: number): void {
+      if (listening) startAt(position);
+    },
+  };
+}
+
+export type L1Follower = ReturnType<typeof createL1Follower>;

@@ -1,0 +1,36 @@
+-- Applies one write's invalidation atomically and publishes it, in log order, to every instance.
+-- KEYS[1] = the log hash (gen, pos); then E entity keys; then T response tag sets; then the T
+-- matching tag positions.
+-- ARGV[1] = the generation the caller synced with; ARGV[2] = E; ARGV[3] = T; ARGV[4] = the
+-- channel; ARGV[5] = how long a tag position is kept (ms); ARGV[6] = the message for the
+-- instances (JSON); then, per entity key, its value, version and TTL (ms).
+-- Returns the log position of this invalidation, or -1, having changed nothing, when this Redis
+-- is of another generation than the caller's (it lost or rolled back data since): the caller
+-- must sync first.
+if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then
+  return -1
+end
+local pos = redis.call('HINCRBY', KEYS[1], 'pos', 1)
+local entities = tonumber(ARGV[2])
+local tags = tonumber(ARGV[3])
+for i = 1, entities do
+  local key = KEYS[1 + i]
+  local version = tonumber(ARGV[5 + 3 * i])
+  local current = redis.call('GET', key)
+  local stored = current and tonumber(string.match(current, '^%d+|%a|(%d+)|'))
+  -- Equal versions replace each other: a write-through value supersedes its own tombstone.
+  if not stored or stored <= version then
+    redis.call('SET', key, ARGV[4 + 3 * i], 'PX', ARGV[6 + 3 * i])
+  end
+end
+for i = 1, tags do
+  local set = KEYS[1 + entities + i]
+  redis.call('SET', KEYS[1 + entities + tags + i], pos, 'PX', ARGV[5])
+  local members = redis.call('SMEMBERS', set)
+  for first = 1, #members, 500 do
+    redis.call('UNLINK', unpack(members, first, math.min(first + 499, #members)))
+  end
+  redis.call('UNLINK', set)
+end
+redis.call('PUBLISH', ARGV[4], pos .. ' ' .. ARGV[6])
+return pos

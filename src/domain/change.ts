@@ -1,0 +1,40 @@
+/**
+ * What a committed write changed, in the model's terms. Every write records one, in the same
+ * statement, in the `cache_outbox` table; the caches are invalidated from it (live after the
+ * write, or replayed later by any instance), and the `cacheInvalidated` event names its entities.
+ */
+export type ChangeReason =
+  | 'MEMORIES_ADDED'
+  | 'MEMORY_UPDATED'
+  | 'MEMORY_DELETED'
+  | 'CONTEXT_CREATED'
+  | 'CONTEXT_UPDATED'
+  | 'CONTEXT_DELETED'
+  | 'SESSION_ENDED';
+
+/**
+ * An entity at the version a cache must not fall behind: its new version after an update, or
+ * one past its last version when it is gone.
+ */
+export interface ChangedEntity {
+  id: string;
+  version: number;
+  gone: boolean;
+}
+
+export interface Change {
+  reason: ChangeReason;
+  /** Whose data changed: events go to this user (and to admins). */
+  ownerId: string;
+  contextId: string | null;
+  memories: ChangedEntity[];
+  context: ChangedEntity | null;
+  /** A session that ended, by the hash of its token (the key it is cached under). */
+  session: { id: string; tokenHash: string } | null;
+}
+
+/** A write's change and its row in the outbox, as the repositories return them. */
+export interface RecordedChange {
+  change: Change;
+  outboxId: number;
+}

@@ -1,0 +1,194 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ExecutionResult } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
+import type { ResponseStore } from '../cache/response-store.js';
+import type { AccessRecorder } from '../relevance/access-recorder.js';
+import { logRequest } from './access-log.js';
+import {
+  CACHE_DEBUG_HEADER,
+  jsonMediaType,
+  matchesIfNoneMatch,
+  refusalReply,
+  responseCacheKey,
+  resultBody,
+  resultHeaders,
+  showsCacheDebug,
+} from './reply.js';
+import type { RequestListener } from './server.js';
+
+const MAX_MEMOISED_SOURCE = 4_096;
+
+export interface CachedHitFrontOptions {
+  admission: AdmissionControl;
+  responses: ResponseStore;
+  accessRecorder: AccessRecorder;
+  /** The GraphQL endpoint, e.g. /graphql. */
+  endpoint: string;
+  responseCacheEnabled: boolean;
+  /** Development mode: the cache metadata is shown to everyone. */
+  development: boolean;
+  /** Counts the hits answered here, by status (200 or 304). */
+  hits: { labels(labels: { status: string }): { inc(): void } };
+  logger: Logger;
+}
+
+/**
+ * Answers cache hits before yoga's request pipeline, which costs several times what a hit itself
+ * does. It takes the steps any request takes, through the same modules: admission (token,
+ * address, budget, read position; a refusal is answered here), the response-cache key, the
+ * store, and the reply (ETag and 304, Cache-Control, media type, body). Everything else goes to
+ * yoga, with the admission attached so it is not made twice: misses, anonymous callers,
+ * mutations (never cached), subscriptions and anything it does not recognise. A request body it
+ * has read is passed on as `req.body`, which yoga's node adapter uses in place of the stream.
+ */
+export function createCachedHitFront(options: CachedHitFrontOptions, fallback: RequestListener): RequestListener {
+  const { responses, logger, endpoint } = options;
+  const hits = { ok: options.hits.labels({ status: '200' }), notModified: options.hits.labels({ status: '304' }) };
+
+  // Results kept in process are shared objects: each is serialised once, and a hit without
+  // extensions (the usual case outside development) is the same bytes every time.
+  const encoded = new WeakMap<object, Buffer>();
+  const encodedBody = (result: ExecutionResult): Buffer => {
+    let bytes = encoded.get(result);
+    if (!bytes) {
+      bytes = Buffer.from(resultBody(result));
+      encoded.set(result, bytes);
+    }
+    return bytes;
+  };
+
+  // Recent (viewer, request text) pairs and their keys: a repeated request skips parsing and
+  // hashing. Small requests only, so the memo stays small (at most ~40 MB).
+  const keys = new LRUCache<string, { key: string; operationName: string | undefined }>({ max: 10_000 });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    const source = await readSource(req, endpoint);
+    if (source === null || !options.responseCacheEnabled) return fallback(req, res);
+    const admission = await options.admission.admit({
+      authorization: req.headers.authorization ?? null,
+      forwardedFor: header(req, 'x-forwarded-for'),
+      socketAddress: req.socket.remoteAddress,
+    });
+    if (admission.refusal) {
+      const reply = refusalReply(admission.refusal, req.headers.accept);
+      return send(res, reply.status, reply.headers, reply.body, startedAt, undefined);
+    }
+    const admitted = admission.admitted;
+    rememberAdmission(req, admitted);
+    const viewer = admitted.viewer;
+    // Anonymous callers see nothing that is cached.
+    if (!viewer) return fallback(req, res);
+
+    const memo = `${viewer.user.id}\n${source}`;
+    let known = keys.get(memo);
+    if (!known) {
+      const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
+      if (!operation) return fallback(req, res);
+      known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName ?? undefined };
+      if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
+    }
+    const hit = await responses.get(known.key, admitted.read);
+    if (!hit) return fallback(req, res);
+    options.accessRecorder.record(viewer.user.id, hit.retrieved);
+
+    const headers = resultHeaders({ etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds, budget: admitted.budget });
+    if (matchesIfNoneMatch(req.headers['if-none-match'], hit.etag)) {
+      hits.notModified.inc();
+      return send(res, 304, headers, '', startedAt, known.operationName);
+    }
+    hits.ok.inc();
+    const debug = showsCacheDebug({
+      development: options.development,
+      isAdmin: viewer.user.role === 'ADMIN',
+      debugHeader: header(req, CACHE_DEBUG_HEADER),
+    });
+    const body = debug ? resultBody(hit.result, { cache: { hit: true, ttl: hit.maxAgeSeconds } }) : encodedBody(hit.result);
+    headers['Content-Type'] = `${jsonMediaType(req.headers.accept)!}; charset=utf-8`;
+    send(res, 200, headers, body, startedAt, known.operationName);
+  }
+
+  function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer, startedAt: number, operationName: string | undefined) {
+    res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body);
+    logRequest(logger, { method: res.req.method ?? 'GET', path: endpoint, operationName, status, startedAt, front: true });
+  }
+
+  return (req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'the cached-hit front failed; passing the request to yoga');
+      if (!res.headersSent) fallback(req, res);
+    });
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? null);
+}
+
+/**
+ * The text that defines the operation: the query string of a GET, the body of a JSON POST;
+ * null for anything else (other paths, media types and methods).
+ */
+async function readSource(req: IncomingMessage, endpoint: string): Promise<string | null> {
+  const url = req.url ?? '';
+  const queryStart = url.indexOf('?');
+  if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint || jsonMediaType(req.headers.accept) === null) return null;
+  if (req.method === 'GET') return queryStart === -1 ? null : url.slice(queryStart + 1);
+  if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
+  const body = await readBody(req);
+  (req as IncomingMessage & { body?: Buffer }).body = body;
+  return body.toString('utf8');
+}
+
+function getParams(search: string): Record<string, unknown> {
+  const params = new URLSearchParams(search);
+  return {
+    query: params.get('query') ?? undefined,
+    variables: params.has('variables') ? parseJson(params.get('variables')!) : undefined,
+    operationName: params.get('operationName') ?? undefined,
+    extensions: params.get('extensions') ?? undefined,
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+interface Operation {
+  documentString: string;
+  variableValues: Record<string, unknown> | undefined;
+  operationName: string | undefined;
+}
+
+function operationOf(params: unknown): Operation | null {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
+  const { query, variables, operationName, extensions } = params as Record<string, unknown>;
+  // Persisted-query and other extensions change what is run: yoga's to handle.
+  if (typeof query !== 'string' || extensions !== undefined) return null;
+  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
+  return {
+    documentString: query,
+    variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
+    operationName: operationName ?? undefined,
+  };
+}
+
+/** What unparseable JSON reads as: no operation, and no variables either. */
+const INVALID_JSON = Symbol('invalid JSON');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return INVALID_JSON;
+  }
+}

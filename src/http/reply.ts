@@ -1,0 +1,105 @@
+import { hash } from 'node:crypto';
+import stableStringify from 'fast-json-stable-stringify';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { budgetHeaders, type Refusal } from '../admission/refusal.js';
+import type { BudgetDecision } from '../rate-limit/operation-budget.js';
+
+/**
+ * How a GraphQL result becomes an HTTP reply: the response-cache key, the ETag, Cache-Control,
+ * the 304 decision, the media type, the body and the debug extension. yoga's plugins and the
+ * cached-hit front both call these, and nothing else takes those steps, so a cached hit is the
+ * same bytes and headers whichever path answers it.
+ */
+
+export type JsonMediaType = 'application/graphql-response+json' | 'application/json';
+
+/**
+ * The media type of a single JSON result, chosen as yoga chooses it: the first listed type that
+ * is one of the two (a wildcard answers `application/json`), ignoring entries with a charset
+ * other than UTF-8; null when no listed type allows JSON (yoga then streams, or refuses).
+ */
+export function jsonMediaType(accept: string | null | undefined): JsonMediaType | null {
+  for (const entry of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
+    const [type = '', ...params] = entry.split(';');
+    const charset = params.find((param) => param.startsWith('charset='));
+    if (charset && charset !== 'charset=utf-8') continue;
+    const [major, minor] = type.split('/');
+    if ((major === 'application' || major === '*') && (minor === 'json' || minor === '*')) return 'application/json';
+    if (major === 'application' && minor === 'graphql-response+json') return 'application/graphql-response+json';
+  }
+  return null;
+}
+
+export interface ResponseKeyParams {
+  documentString: string;
+  variableValues?: Record<string, unknown> | null | undefined;
+  operationName?: string | null | undefined;
+  /** The viewer's user id: responses are private to their viewer. */
+  sessionId: string;
+}
+
+/** The key of a cached response: a hash of the operation and its viewer (synchronous: it is on every hit's path). */
+export function responseCacheKey(params: ResponseKeyParams): string {
+  return hash(
+    'sha256',
+    [params.documentString, params.operationName ?? '', stableStringify(params.variableValues ?? {}), params.sessionId].join('|'),
+    'hex',
+  );
+}
+
+/**
+ * A strong validator of a result for one viewer: a quoted hash of the viewer and the data. The
+ * same data for another viewer has another ETag, so another's never earns a 304.
+ */
+export function etagOf(viewerId: string, data: unknown): string {
+  return `"${hash('sha256', `${viewerId}\n${JSON.stringify(data)}`, 'base64url').slice(0, 27)}"`;
+}
+
+/** RFC 9110 If-None-Match: `*`, or a list of entity tags compared weakly (a `W/` prefix is ignored). */
+export function matchesIfNoneMatch(header: string | null | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const opaque = etag.replace(/^W\//, '');
+  return (header.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => tag.replace(/^W\//, '') === opaque);
+}
+
+/** Cache-Control of a query result: cached for its viewer with the time left, or not to be kept at all. */
+export function cacheControl(maxAgeSeconds: number | null): string {
+  return maxAgeSeconds === null ? 'no-store' : `private, max-age=${maxAgeSeconds}`;
+}
+
+/** Admins may ask for the cache metadata of a response with this header set to 1. */
+export const CACHE_DEBUG_HEADER = 'x-recall-cache-debug';
+
+/** Whether the reply shows `extensions.cache`: always in development, else to admins who ask. */
+export function showsCacheDebug(options: { development: boolean; isAdmin: boolean; debugHeader: string | null | undefined }): boolean {
+  return options.development || (options.isAdmin && options.debugHeader === '1');
+}
+
+/** The headers of a query result's reply (and of its 304). */
+export function resultHeaders(options: { etag: string | null; maxAgeSeconds: number | null; budget: BudgetDecision | null }): Record<string, string> {
+  return {
+    ...(options.etag ? { ETag: options.etag } : {}),
+    'Cache-Control': cacheControl(options.maxAgeSeconds),
+    ...(options.budget ? budgetHeaders(options.budget) : {}),
+  };
+}
+
+/** The body of a result without errors, as yoga writes it. */
+export function resultBody(result: ExecutionResult, extensions?: Record<string, unknown>): string {
+  return JSON.stringify({ data: result.data, ...(extensions ? { extensions } : {}) });
+}
+
+/** A refusal over HTTP: its status and headers, and the GraphQL error as the body, in the accepted media type. */
+export function refusalReply(refusal: Refusal, accept: string | null | undefined): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: refusal.status,
+    headers: { 'Content-Type': `${jsonMediaType(accept) ?? 'application/json'}; charset=utf-8`, ...refusal.headers },
+    body: JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] }),
+  };
+}
+
+/** A refusal as the GraphQL error a WebSocket operation ends with: the same message and extensions. */
+export function refusalError(refusal: Refusal): GraphQLError {
+  return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } });
+}

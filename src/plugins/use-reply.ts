@@ -1,0 +1,50 @@
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { admissionOf } from '../admission/admission.js';
+import { CACHE_DEBUG_HEADER, matchesIfNoneMatch, resultHeaders, showsCacheDebug } from '../http/reply.js';
+import { responseCacheOutcome } from './use-recall-response-cache.js';
+
+export interface ReplyPluginOptions {
+  /** Development mode: the cache metadata is shown to everyone. */
+  development: boolean;
+}
+
+/**
+ * Turns what yoga answers into Recall's reply, through the reply module the cached-hit front
+ * uses too: the ETag, Cache-Control and RateLimit-* headers, `extensions.cache` for those who may
+ * see it, and a 304 when the client's If-None-Match names the result (a fresh one as much as a
+ * cached one). yoga keeps choosing the media type and writing the body.
+ */
+export function useReply(options: ReplyPluginOptions): Plugin {
+  const replies = new WeakMap<Request, { headers: Record<string, string>; etag: string | null }>();
+  return {
+    async onResultProcess({ request, result, setResult }) {
+      const admitted = admissionOf(request);
+      if (!admitted) return;
+      if (Array.isArray(result) || isAsyncIterable(result)) {
+        replies.set(request, { headers: resultHeaders({ etag: null, maxAgeSeconds: null, budget: admitted.budget }), etag: null });
+        return;
+      }
+      const outcome = await responseCacheOutcome(request);
+      const etag = outcome?.etag ?? null;
+      const maxAgeSeconds = outcome?.maxAgeSeconds ?? null;
+      replies.set(request, { headers: resultHeaders({ etag, maxAgeSeconds, budget: admitted.budget }), etag });
+      const debug = showsCacheDebug({
+        development: options.development,
+        isAdmin: admitted.viewer?.user.role === 'ADMIN',
+        debugHeader: request.headers.get(CACHE_DEBUG_HEADER),
+      });
+      if (outcome && debug) setResult({ ...result, extensions: { ...result.extensions, cache: { hit: outcome.hit, ttl: maxAgeSeconds ?? 0 } } });
+    },
+    onResponse({ request, response, setResponse, fetchAPI }) {
+      const reply = replies.get(request);
+      if (!reply) return;
+      for (const [name, value] of Object.entries(reply.headers)) response.headers.set(name, value);
+      if (reply.etag && response.status === 200 && matchesIfNoneMatch(request.headers.get('if-none-match'), reply.etag)) {
+        const headers = new fetchAPI.Headers(response.headers);
+        headers.delete('content-type');
+        headers.delete('content-length');
+        setResponse(new fetchAPI.Response(null, { status: 304, headers }));
+      }
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { withWriteThrough } from '../cache/invalidation.js';
+import type { CacheWrite } from '../cache/store.js';
+import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
+import type { RecordedChange } from '../domain/change.js';
+import type { RequestScope } from '../request-scope.js';
+import { changeEvents } from './change-events.js';
+
+/** A committed write, as every mutation hands it to `afterWrite`. */
+export interface Written extends RecordedChange {
+  /** New values to write through in place of tombstones of the same keys (the next read is then a hit). */
+  writeThrough?: CacheWrite[];
+  /** The history events the write recorded, for memoryEvents subscribers. */
+  history?: MemoryEventRow[];
+  /** Rows the rest of the request should read as written. */
+  prime?: { memories?: MemoryRow[]; context?: ContextRow };
+}
+
+/**
+ * The steps after every write, all before it replies:
+ * 1. the request's loaders forget what the write changed;
+ * 2. its invalidation (entity keys and response tags) is applied to every tier on every instance,
+ *    and acknowledged; the outbox row written with the change makes this durable, so a fault
+ *    here delays the reply (see the invalidation log) but loses nothing;
+ * 3. the rest of the request reads at least at the write's log position;
+ * 4. subscribers on every instance are told, after the caches;
+ * 5. the loaders are primed with the written rows.
+ */
+export async function afterWrite(scope: RequestScope, written: Written): Promise<void> {
+  const { change } = written;
+  const { cache, events, clock } = scope.deps;
+  const { loaders } = scope;
+  if (change.context) loaders.forgetContext(change.context.id);
+  for (const memory of change.memories) loaders.forgetMemory(memory.id);
+
+  const position = await cache.log.apply(withWriteThrough(cache.invalidationOf(change), written.writeThrough ?? []), written.outboxId);
+  cache.metrics.invalidations.inc({ reason: change.reason });
+  if (position !== null && position > scope.read.pos) scope.read = { ...scope.read, pos: position };
+
+  await events.bus.publish(changeEvents(change, written.history ?? [], { position, occurredAt: clock.now(), source: events.bus.source }));
+
+  for (const memory of written.prime?.memories ?? []) loaders.memory.prime(memory.id, memory);
+  if (written.prime?.context) loaders.context.prime(written.prime.context.id, written.prime.context);
+}
