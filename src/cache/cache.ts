@@ -58,6 +58,8 @@ export interface CacheDeps {
   registry: Registry;
   logger: Logger;
   clock?: Clock;
+  /** Makes the Redis connections (default: `createRedisClient`); tests wrap it to reach a connection. */
+  redisClient?: typeof createRedisClient;
 }
 
 /** The in-process cache: the whole cache when REDIS_URL is unset. */
@@ -99,13 +101,13 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
 
 /** Redis shared by every instance, with small coherent L1s in front of it. */
 export async function createRedisCache(config: Config, deps: CacheDeps): Promise<Cache> {
-  const { db, clock = systemClock } = deps;
+  const { db, clock = systemClock, redisClient = createRedisClient } = deps;
   const url = config.REDIS_URL!;
   const logger = deps.logger.child({ component: 'cache' });
   const metrics = createCacheMetrics(deps.registry);
   const keys = createCacheKeys(config.REDIS_KEY_PREFIX);
-  const client = createRedisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger });
-  const subscriber = createRedisClient({ url, name: 'invalidations', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger, offlineQueue: true });
+  const client = redisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger });
+  const subscriber = redisClient({ url, name: 'invalidations', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger, offlineQueue: true });
   const redis = createRedisStore(client, keys.log, metrics);
   const l1TtlMs = config.CACHE_L1_TTL_SECONDS * 1000;
   const l1 = config.CACHE_L1_MAX_ENTRIES > 0 ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs }) : null;

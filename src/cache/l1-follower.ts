@@ -18,20 +18,22 @@ export interface L1FollowerOptions {
 
 /**
  * Keeps the in-process tiers in step with the invalidation log. The apply script publishes each
- * invalidation with its position, in log order, so positions arrive one after another: the
- * follower applies them and knows exactly how far it is (`appliedPosition`). A position it did
- * not expect means it missed something (a dropped connection, a new generation): it empties the
- * tiers and goes on from there. Until listening has started, and whenever the subscription is
- * lost, the tiers must not answer.
+ * invalidation with its position and generation, in log order, so positions arrive one after
+ * another: the follower applies them and knows exactly how far it is (`appliedPosition`). A
+ * position or generation it did not expect means it missed something (a dropped connection, a
+ * cold start): it empties the tiers and goes on from there. Until listening has started, and
+ * whenever the subscription is lost, the tiers must not answer.
  */
 export function createL1Follower(options: L1FollowerOptions) {
   let subscribed = false;
   let listening = false;
   let applied = 0;
+  let generation: string | null = null;
 
-  const startAt = (position: number) => {
+  const startAt = (position: number, at: string | null) => {
     options.reset(position);
     applied = position;
+    generation = at;
     listening = true;
   };
 
@@ -39,7 +41,8 @@ export function createL1Follower(options: L1FollowerOptions) {
   async function start(): Promise<void> {
     if (!subscribed || listening) return;
     try {
-      startAt(Number((await options.client.hget(options.logKey, 'pos')) ?? 0));
+      const [at, position] = await options.client.hmget(options.logKey, 'gen', 'pos');
+      startAt(Number(position ?? 0), at ?? null);
     } catch (error) {
       // Tried again when the cache connection is back (see the invalidation log's sync).
       options.logger.debug({ err: error }, 'could not read the invalidation log position');
@@ -61,20 +64,20 @@ export function createL1Follower(options: L1FollowerOptions) {
   });
   options.subscriber.on('message', (channel: string, text: string) => {
     if (channel !== options.channel || !listening) return;
-    const space = text.indexOf(' ');
-    const position = Number(text.slice(0, space));
-    if (!(position > applied)) return;
-    if (position !== applied + 1) {
+    const [head = '', at = '', ...rest] = text.split(' ');
+    const position = Number(head);
+    if (at === generation && !(position > applied)) return;
+    if (at !== generation || position !== applied + 1) {
       options.logger.info({ expected: applied + 1, received: position }, 'invalidations were missed: emptying the in-process tiers');
-      startAt(position);
+      startAt(position, at);
       return;
     }
     try {
-      options.apply(JSON.parse(text.slice(space + 1)) as Invalidation, position);
+      options.apply(JSON.parse(rest.join(' ')) as Invalidation, position);
       applied = position;
     } catch (error) {
       options.logger.error({ err: error }, 'could not apply an invalidation; emptying the in-process tiers');
-      startAt(position);
+      startAt(position, at);
     }
   });
 
@@ -83,10 +86,12 @@ export function createL1Follower(options: L1FollowerOptions) {
     isListening: () => listening,
     /** The log position up to which the in-process tiers have applied every invalidation. */
     appliedPosition: () => applied,
+    /** The generation of that position. */
+    generation: () => generation,
     start,
-    /** Empties the tiers and goes on from `position` (a new generation starts there). */
-    restartAt(position: number): void {
-      if (listening) startAt(position);
+    /** Empties the tiers and goes on from `position` of `generation` (this instance synced with another generation). */
+    restartAt(position: number, at: string): void {
+      if (listening) startAt(position, at);
     },
   };
 }

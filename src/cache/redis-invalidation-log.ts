@@ -38,6 +38,8 @@ const REPLAY_AFTER_MS = 1_000;
 /** How often moot changes are dropped from the outbox. */
 const GC_INTERVAL_MS = 60_000;
 const REPLAY_BATCH = 200;
+/** How far a new generation's positions start above the last acknowledged one. */
+const GENERATION_GAP = 2 ** 32;
 
 export interface RedisInvalidationLogOptions {
   /** The cache connection: no offline queue, a command timeout. */
@@ -90,6 +92,8 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
 
   /** The generation this instance synced with; null until it has (and after any fault). */
   let generation: string | null = null;
+  /** The generation its in-process tiers hold data of. */
+  let lastGeneration: string | null = null;
   /** The connection was refused: Redis is down for every instance. */
   let down = false;
   let closed = false;
@@ -256,18 +260,20 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       if (found && found === recorded.generation && position >= recorded.ackedPosition) return { generation: found, start: null };
       // This Redis lost or rolled back what it acknowledged, or never held Recall's data for this
       // database: start a new generation (the old one's stores and fills are refused from here on).
+      // Its positions start above any an instance may have seen: far above what PostgreSQL
+      // recorded as acknowledged (acknowledgments are written a few milliseconds late).
       const fresh = randomBytes(8).toString('hex');
-      const start = Math.max(position, recorded.ackedPosition) + 1;
+      const start = Math.max(position, recorded.ackedPosition) + GENERATION_GAP;
       logger.warn({ found: found ?? null, recorded: recorded.generation || null, position, acked: recorded.ackedPosition }, 'Redis is cold or lost data: starting a new cache generation');
       await client.hset(keys.log, 'gen', fresh, 'pos', start);
       await flushCacheData();
       await setCacheLog(tx, { generation: fresh, ackedPosition: start });
       return { generation: fresh, start };
     });
-    if (next.start !== null) {
-      metrics.generations.inc();
-      follower.restartAt(next.start);
-    }
+    if (next.start !== null) metrics.generations.inc();
+    // The in-process tiers hold another generation's data (this instance, or another, started a new one).
+    if (next.generation !== lastGeneration) follower.restartAt(next.start ?? Number((await client.hget(keys.log, 'pos')) ?? 0), next.generation);
+    lastGeneration = next.generation;
     const replayed = await replay(next.generation, null);
     if (replayed > 0) logger.info({ replayed }, 'replayed invalidations Redis had not acknowledged');
     await acks.flush();
@@ -329,7 +335,12 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       return { gen: found, pos: position, exact: true };
     },
     inProcessFresh: (read) =>
-      read.exact && usable() && read.gen === generation && follower.isListening() && follower.appliedPosition() >= read.pos,
+      read.exact &&
+      usable() &&
+      read.gen === generation &&
+      follower.isListening() &&
+      follower.generation() === generation &&
+      follower.appliedPosition() >= read.pos,
     usable,
     generationChanged: () => unsync('Redis is of another generation'),
     sync,

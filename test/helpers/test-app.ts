@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
+import type { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/cache.js';
+import { createRedisClient } from '../../src/cache/redis-client.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { createEvents, type Events } from '../../src/events/create-events.js';
@@ -55,10 +57,12 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Wraps the database the app uses (not the test's own handle), e.g. to slow some reads down. */
   wrapDatabase?: (db: Database) => Database;
+  /** Receives the cache's Redis connections by name (`cache`, `invalidations`), e.g. to hold one back. */
+  redisClients?: Map<string, Redis>;
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db } = options;
+  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients } = options;
   const database = shared ?? (await createTestDatabase(backend, env));
   const logger = pino({ level: 'silent' });
   const config = redisUrl
@@ -67,7 +71,12 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
   const registry = new Registry();
   const clock = createTestClock();
   const db = wrapDatabase(database.db);
-  const cache = await createCache(config, { db, registry, logger, clock });
+  const redisClient: typeof createRedisClient = (clientOptions) => {
+    const client = createRedisClient(clientOptions);
+    redisClients?.set(clientOptions.name, client);
+    return client;
+  };
+  const cache = await createCache(config, { db, registry, logger, clock, redisClient });
   const events = createEvents(config, registry, logger, clock);
   const app = createApp({ config, db, cache, events, registry, clock, logger });
 

@@ -11,6 +11,8 @@ if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then
   return -1
 end
 local pos = redis.call('HINCRBY', KEYS[1], 'pos', 1)
+-- Lua would print a large number as 1.7e+15: positions are written as the integers they are.
+local position = string.format('%d', pos)
 local entities = tonumber(ARGV[2])
 local tags = tonumber(ARGV[3])
 for i = 1, entities do
@@ -25,12 +27,12 @@ for i = 1, entities do
 end
 for i = 1, tags do
   local set = KEYS[1 + entities + i]
-  redis.call('SET', KEYS[1 + entities + tags + i], pos, 'PX', ARGV[5])
+  redis.call('SET', KEYS[1 + entities + tags + i], position, 'PX', ARGV[5])
   local members = redis.call('SMEMBERS', set)
   for first = 1, #members, 500 do
     redis.call('UNLINK', unpack(members, first, math.min(first + 499, #members)))
   end
   redis.call('UNLINK', set)
 end
-redis.call('PUBLISH', ARGV[4], pos .. ' ' .. ARGV[6])
+redis.call('PUBLISH', ARGV[4], position .. ' ' .. ARGV[1] .. ' ' .. ARGV[6])
 return pos

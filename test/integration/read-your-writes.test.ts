@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { listen } from '../helpers/subscriptions.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { backends } from '../helpers/test-database.js';
+
+const READ = `query ($id: ID!) { memory(id: $id) { content } }`;
+const LIST = `query ($id: ID!) { context(id: $id) { memories(first: 5) { edges { node { content } } } } }`;
+const SEARCH = `query ($id: ID!) { searchMemories(input: { contextId: $id, query: "round" }) { edges { node { content } } } }`;
+const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { memory { version } } }`;
+
+/** Memories answered by the instance's in-process tier. */
+const l1Hits = async (t: TestApp) =>
+  (await t.app.registry.getSingleMetric('recall_cache_lookups_total')!.get()).values
+    .filter(({ labels }) => labels['kind'] === 'memory' && labels['tier'] === 'l1' && labels['result'] === 'hit')
+    .reduce((sum, { value }) => sum + value, 0);
+
+describe.runIf(inject('redisUrl'))('read-your-writes across instances, with L1 on (the default)', () => {
+  it.each([
+    ['the response cache on', 'true'],
+    ['the response cache off', 'false'],
+  ])('with %s: 1,000 rounds of a write on A then a read on B, not one stale', async (_name, responseCache) => {
+    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:`, RESPONSE_CACHE_ENABLED: responseCache };
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Rounds" }) { context { id } } }', {}, { token: user.token })).data
+        .createContext.context.id;
+      const memoryId = (
+        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
+          token: user.token,
+        })
+      ).data.addMemories.memories[0].id;
+      // B is read over HTTP, as a client would, so its cached-hit front is on the path too.
+      const urlB = await listen(b);
+      const readOnB = async (query: string) => {
+        const response = await fetch(urlB, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+          body: JSON.stringify({ query, variables: { id: query === READ ? memoryId : contextId } }),
+        });
+        return ((await response.json()) as { data: any }).data;
+      };
+      const contentOf = [
+        async () => (await readOnB(READ)).memory.content,
+        async () => (await readOnB(LIST)).context.memories.edges[0].node.content,
+        async () => (await readOnB(SEARCH)).searchMemories.edges[0].node.content,
+      ];
+      for (const read of contentOf) expect(await read()).toBe('round 0');
+
+      const hitsBefore = await l1Hits(b);
+      const stale: string[] = [];
+      for (let round = 1; round <= 1_000; round++) {
+        const written = await a.gql(UPDATE, { id: memoryId, content: `round ${round}` }, { token: user.token });
+        expect(written.data.updateMemory.memory.version).toBe(round + 1);
+        const seen = await contentOf[round % contentOf.length]!();
+        if (seen !== `round ${round}`) stale.push(`round ${round}: ${seen}`);
+      }
+      expect(stale).toEqual([]);
+      // B's in-process tier did answer during the rounds: they were not all sent past it.
+      expect(await l1Hits(b)).toBeGreaterThan(hitsBefore);
+    } finally {
+      b.app.server.closeAllConnections();
+      await b.close();
+      await a.close();
+    }
+  }, 180_000);
+});
+
+describe.runIf(inject('redisUrl'))('read-your-writes while an instance lags behind the invalidation log', () => {
+  it("serves B's next read fresh although B has not received A's invalidations yet, then uses its L1 again", async () => {
+    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:`, RESPONSE_CACHE_ENABLED: 'false' };
+    const connectionsOfB = new Map<string, Redis>();
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database, redisClients: connectionsOfB });
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Lag" }) { context { id } } }', {}, { token: user.token })).data.createContext
+        .context.id;
+      const memoryId = (
+        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
+          token: user.token,
+        })
+      ).data.addMemories.memories[0].id;
+      await expect.poll(async () => (await b.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 0');
+      const caughtUp = b.cache.log.position().pos;
+
+      // B stops reading its invalidation messages: Redis keeps them for it, unread.
+      const messages = connectionsOfB.get('invalidations')!.stream;
+      messages.pause();
+      const hitsBefore = await l1Hits(b);
+      for (let round = 1; round <= 20; round++) {
+        await a.gql(UPDATE, { id: memoryId, content: `round ${round}` }, { token: user.token });
+        expect((await b.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe(`round ${round}`);
+      }
+      // Every one of those reads went past B's L1, which still held round 0.
+      expect(b.cache.log.position().pos).toBe(caughtUp);
+      expect(await l1Hits(b)).toBe(hitsBefore);
+
+      messages.resume();
+      await expect.poll(() => b.cache.log.position().pos).toBe(caughtUp + 20);
+      expect((await b.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 20');
+      expect(await l1Hits(b)).toBeGreaterThan(hitsBefore);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
