@@ -1,6 +1,8 @@
 /**
- * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), then the cache-aside
- * benchmark. For the latter, four set-ups run side by side in one process,
+ * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), the write mix
+ * (bench/write-mix.ts), then the cache-aside benchmark; `npm run bench -- write-mix` (or
+ * `cached-hit`, `cache-aside`) runs only those and prints them without touching RESULTS.md.
+ * For the cache-aside benchmark, four set-ups run side by side in one process,
  * on the same data in the same PostgreSQL, so that their ratios mean something on a shared,
  * noisy machine:
  *   no cache · DataLoader only · cache-aside (Redis only) · cache-aside (L1 + Redis)
@@ -24,6 +26,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { benchmarkCachedHits, cachedHitReport } from './cached-hit.js';
+import { benchmarkWriteMix, writeMixReport } from './write-mix.js';
 import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
@@ -287,6 +290,44 @@ function table(rows: Row[], withStale: boolean): string {
   return [header, rule, ...lines].join('\n');
 }
 
+const SECTIONS = ['cached-hit', 'write-mix', 'cache-aside'] as const;
+const chosen = process.argv.slice(2).filter((arg): arg is (typeof SECTIONS)[number] => (SECTIONS as readonly string[]).includes(arg));
+const runs = (section: (typeof SECTIONS)[number]) => chosen.length === 0 || chosen.includes(section);
+
+async function cacheAside(db: Database, running: Running[]): Promise<string> {
+  for (const [index, mode] of MODES.entries()) running.push(await start(mode, db, index));
+  process.stdout.write('seeding 10,020 memories…\n');
+  const data = await seed(running[1]!.url);
+  const sections: string[] = [];
+  const summary: string[] = [];
+  for (const workload of workloads(data)) {
+    const rows: Row[] = [];
+    for (const target of running) {
+      process.stdout.write(`${workload.name} · ${target.mode.name}…\n`);
+      rows.push(await measure(target, workload, data.token));
+    }
+    const zipf = workload.name.startsWith('Zipf');
+    sections.push(`#### ${workload.name}\n\n${table(rows, zipf)}`);
+    if (!zipf) continue;
+    const none = rows[0]!;
+    for (const row of rows.slice(2)) {
+      summary.push(
+        `- ${row.mode}: hit ratio ${pct(row.hitRatio)} (memory reads ${pct(row.memoryHitRatio)}; target ≥ 90%), ` +
+          `SQL per request cut by ${pct(1 - row.sqlPerRequest / none.sqlPerRequest)} against no cache (target ≥ 90%), ` +
+          `${row.stale} stale reads (target 0), ${num(row.rps / none.rps, 1)}× the requests per second of no cache.`,
+      );
+    }
+  }
+  return `## Cache-aside
+
+### Zipf mix against the targets
+
+${summary.join('\n')}
+
+${sections.join('\n\n')}
+`;
+}
+
 async function main() {
   const baseConfig = loadConfig({ DATABASE_URL, DATABASE_SCHEMA: schema, LOG_LEVEL: 'silent' });
   const db = await openDatabase(baseConfig, logger, () => {
@@ -294,32 +335,16 @@ async function main() {
   });
   const running: Running[] = [];
   try {
-    for (const [index, mode] of MODES.entries()) running.push(await start(mode, db, index));
-    process.stdout.write('seeding 10,020 memories…\n');
-    const data = await seed(running[1]!.url);
-    const sections: string[] = [];
-    const summary: string[] = [];
-    for (const workload of workloads(data)) {
-      const rows: Row[] = [];
-      for (const target of running) {
-        process.stdout.write(`${workload.name} · ${target.mode.name}…\n`);
-        rows.push(await measure(target, workload, data.token));
-      }
-      const zipf = workload.name.startsWith('Zipf');
-      sections.push(`#### ${workload.name}\n\n${table(rows, zipf)}`);
-      if (zipf) {
-        const none = rows[0]!;
-        for (const row of rows.slice(2)) {
-          summary.push(
-            `- ${row.mode}: hit ratio ${pct(row.hitRatio)} (memory reads ${pct(row.memoryHitRatio)}; target ≥ 90%), ` +
-              `SQL per request cut by ${pct(1 - row.sqlPerRequest / none.sqlPerRequest)} against no cache (target ≥ 90%), ` +
-              `${row.stale} stale reads (target 0), ${num(row.rps / none.rps, 1)}× the requests per second of no cache.`,
-          );
-        }
-      }
+    const parts: string[] = [];
+    if (runs('cached-hit')) {
+      const options = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
+      parts.push(cachedHitReport(await benchmarkCachedHits(options), options));
     }
-    const cachedOptions = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
-    const cachedHits = cachedHitReport(await benchmarkCachedHits(cachedOptions), cachedOptions);
+    if (runs('write-mix')) {
+      const options = { db, databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, seconds: SECONDS * 2, warmupSeconds: WARMUP_SECONDS, writeShares: [0.01, 0.05, 0.2] };
+      parts.push(writeMixReport(await benchmarkWriteMix(options), options));
+    }
+    if (runs('cache-aside')) parts.push(await cacheAside(db, running));
     const report = `# Benchmark results
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
@@ -332,17 +357,8 @@ on one key, concurrent lookups that go to Redis share one MGET (loads in flight 
 while L1 hits are answered at once and share nothing; the 1-connection row shows the cost of a
 single lookup.
 
-${cachedHits}
-
-## Cache-aside
-
-### Zipf mix against the targets
-
-${summary.join('\n')}
-
-${sections.join('\n\n')}
-`;
-    await writeFile(new URL('./RESULTS.md', import.meta.url), report);
+${parts.join('\n')}`;
+    if (chosen.length === 0) await writeFile(new URL('./RESULTS.md', import.meta.url), report);
     process.stdout.write(`\n${report}`);
   } finally {
     for (const target of running) {

@@ -143,19 +143,8 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     return out;
   };
 
-  const lookup = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
-    const { values, stale } = await readCached(keys, cacheKeys, read);
-    const missing = values.flatMap((value, index) => (value === undefined ? [index] : []));
-    if (missing.length > 0) {
-      const loaded = await loadMisses(missing.map((i) => keys[i]!), missing.map((i) => cacheKeys[i]!), read);
-      missing.forEach((i, j) => (values[i] = loaded[j]!));
-    }
-    if (stale.length > 0) refreshInBackground(stale.map((i) => keys[i]!), stale.map((i) => cacheKeys[i]!), read);
-    return values as Array<V | null>;
-  };
-
-  const load = async (keys: readonly K[], read: ReadPosition): Promise<Array<V | null>> => {
-    const cacheKeys = keys.map((key) => spec.keyOf(key));
+  /** Loads the misses; concurrent misses of one key share one load (see `cache.inflight`). */
+  const loadShared = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
     const flightKeys = keys.map((key, index) => (spec.variantOf ? `${cacheKeys[index]}#${spec.variantOf(key)}` : cacheKeys[index]!));
     const shared = new Map<string, Promise<V | null>>();
     const ownKeys: K[] = [];
@@ -180,7 +169,7 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     });
 
     try {
-      const values = await lookup(ownKeys, ownCacheKeys, read);
+      const values = await loadMisses(ownKeys, ownCacheKeys, read);
       ownFlightKeys.forEach((flightKey, index) => settle.get(flightKey)!.resolve(values[index]!));
     } catch (error) {
       for (const flightKey of ownFlightKeys) settle.get(flightKey)!.reject(error);
@@ -188,6 +177,19 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
       for (const flightKey of ownFlightKeys) cache.inflight.finish(flightKey, shared.get(flightKey)!);
     }
     return Promise.all(flightKeys.map((flightKey) => shared.get(flightKey)!));
+  };
+
+  /** The cache first (hits cost no single-flight bookkeeping), then one shared load of the misses. */
+  const load = async (keys: readonly K[], read: ReadPosition): Promise<Array<V | null>> => {
+    const cacheKeys = keys.map((key) => spec.keyOf(key));
+    const { values, stale } = await readCached(keys, cacheKeys, read);
+    const missing = values.flatMap((value, index) => (value === undefined ? [index] : []));
+    if (missing.length > 0) {
+      const loaded = await loadShared(missing.map((i) => keys[i]!), missing.map((i) => cacheKeys[i]!), read);
+      missing.forEach((i, j) => (values[i] = loaded[j]!));
+    }
+    if (stale.length > 0) refreshInBackground(stale.map((i) => keys[i]!), stale.map((i) => cacheKeys[i]!), read);
+    return values as Array<V | null>;
   };
 
   const entry = (key: K, value: V): CacheWrite => ({ key: spec.keyOf(key), ...encode(value, clock.now().getTime()) });

@@ -65,7 +65,8 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
-    const source = await readSource(req, endpoint);
+    const mediaType = jsonMediaType(req.headers.accept);
+    const source = mediaType === null ? null : await readSource(req, endpoint);
     if (source === null || !options.responseCacheEnabled) return fallback(req, res);
     const admission = await options.admission.admit({
       authorization: req.headers.authorization ?? null,
@@ -77,21 +78,25 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       return send(res, reply.status, reply.headers, reply.body, startedAt, undefined);
     }
     const admitted = admission.admitted;
-    rememberAdmission(req, admitted);
+    // yoga answers what this does not, with this admission (the budget is spent once).
+    const toYoga = () => {
+      rememberAdmission(req, admitted);
+      fallback(req, res);
+    };
     const viewer = admitted.viewer;
     // Anonymous callers see nothing that is cached.
-    if (!viewer) return fallback(req, res);
+    if (!viewer) return toYoga();
 
     const memo = `${viewer.user.id}\n${source}`;
     let known = keys.get(memo);
     if (!known) {
       const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
-      if (!operation) return fallback(req, res);
+      if (!operation) return toYoga();
       known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName ?? undefined };
       if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
     }
     const hit = await responses.get(known.key, admitted.read);
-    if (!hit) return fallback(req, res);
+    if (!hit) return toYoga();
     options.accessRecorder.record(viewer.user.id, hit.retrieved);
 
     const headers = resultHeaders({ etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds, budget: admitted.budget });
@@ -106,7 +111,7 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       debugHeader: header(req, CACHE_DEBUG_HEADER),
     });
     const body = debug ? resultBody(hit.result, { cache: { hit: true, ttl: hit.maxAgeSeconds } }) : encodedBody(hit.result);
-    headers['Content-Type'] = `${jsonMediaType(req.headers.accept)!}; charset=utf-8`;
+    headers['Content-Type'] = `${mediaType}; charset=utf-8`;
     send(res, 200, headers, body, startedAt, known.operationName);
   }
 
@@ -130,12 +135,12 @@ function header(req: IncomingMessage, name: string): string | null {
 
 /**
  * The text that defines the operation: the query string of a GET, the body of a JSON POST;
- * null for anything else (other paths, media types and methods).
+ * null for anything else (other paths and methods).
  */
 async function readSource(req: IncomingMessage, endpoint: string): Promise<string | null> {
   const url = req.url ?? '';
   const queryStart = url.indexOf('?');
-  if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint || jsonMediaType(req.headers.accept) === null) return null;
+  if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint) return null;
   if (req.method === 'GET') return queryStart === -1 ? null : url.slice(queryStart + 1);
   if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
   const body = await readBody(req);

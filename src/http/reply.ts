@@ -19,6 +19,18 @@ export type JsonMediaType = 'application/graphql-response+json' | 'application/j
  * other than UTF-8; null when no listed type allows JSON (yoga then streams, or refuses).
  */
 export function jsonMediaType(accept: string | null | undefined): JsonMediaType | null {
+  const key = accept ?? '';
+  const known = mediaTypes.get(key);
+  if (known !== undefined) return known;
+  const chosen = negotiate(key);
+  // Clients send few distinct Accept headers; the bound keeps odd ones from growing the map.
+  if (mediaTypes.size < 256) mediaTypes.set(key, chosen);
+  return chosen;
+}
+
+const mediaTypes = new Map<string, JsonMediaType | null>();
+
+function negotiate(accept: string): JsonMediaType | null {
   for (const entry of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
     const [type = '', ...params] = entry.split(';');
     const charset = params.find((param) => param.startsWith('charset='));
@@ -78,11 +90,10 @@ export function showsCacheDebug(options: { development: boolean; isAdmin: boolea
 
 /** The headers of a query result's reply (and of its 304). */
 export function resultHeaders(options: { etag: string | null; maxAgeSeconds: number | null; budget: BudgetDecision | null }): Record<string, string> {
-  return {
-    ...(options.etag ? { ETag: options.etag } : {}),
-    'Cache-Control': cacheControl(options.maxAgeSeconds),
-    ...(options.budget ? budgetHeaders(options.budget) : {}),
-  };
+  const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.maxAgeSeconds) };
+  if (options.etag) headers['ETag'] = options.etag;
+  if (options.budget) Object.assign(headers, budgetHeaders(options.budget));
+  return headers;
 }
 
 /** The body of a result without errors, as yoga writes it. */

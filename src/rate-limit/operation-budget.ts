@@ -115,6 +115,7 @@ export function createOperationBudget(options: OperationBudgetOptions): Operatio
         url: config.REDIS_URL,
         name: 'budget',
         commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+        autoPipelining: true,
         logger: options.logger.child({ component: 'budget' }),
       })
     : null;
