@@ -320,6 +320,14 @@ async function cacheAside(db: Database, running: Running[]): Promise<string> {
   }
   return `## Cache-aside
 
+Each set-up is an app instance in the same process as the load generator (autocannon,
+${CONNECTIONS} connections, ${SECONDS} s measured after a ${WARMUP_SECONDS} s warm-up), against the same data, with the
+response cache off (it would answer the repeats). SQL and Redis counts are per HTTP request,
+session lookup included. "No cache" also turns off DataLoader batching (one statement per
+entity). Every lookup reads the cache first; only misses of one key share a load, so with ${CONNECTIONS}
+connections on one key each lookup that goes to Redis is an MGET of its own. The 1-connection
+row shows the cost of a single lookup.
+
 ### Zipf mix against the targets
 
 ${summary.join('\n')}
@@ -348,14 +356,9 @@ async function main() {
     const report = `# Benchmark results
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
-${os.cpus().length} cores, PostgreSQL and Redis on loopback. Each set-up is an app instance in the
-same process as the load generator (autocannon, ${CONNECTIONS} connections, ${SECONDS} s measured after
-a ${WARMUP_SECONDS} s warm-up), against the same data; compare the rows of a table with each other,
-not with other machines. SQL and Redis counts are per HTTP request, session lookup included.
-"No cache" also turns off DataLoader batching (one statement per entity). With 16 connections
-on one key, concurrent lookups that go to Redis share one MGET (loads in flight are shared),
-while L1 hits are answered at once and share nothing; the 1-connection row shows the cost of a
-single lookup.
+${os.cpus().length} cores, PostgreSQL and Redis on loopback. The machine is shared and noisy: compare the
+rows of a table with each other, measured side by side in one run, not with other machines or
+other runs.
 
 ${parts.join('\n')}`;
     if (chosen.length === 0) await writeFile(new URL('./RESULTS.md', import.meta.url), report);

@@ -130,6 +130,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
       l1?.reset(position);
       responseL1?.reset(position);
     },
+    expectedGeneration: () => log.generation(),
     logger,
   });
 

@@ -13,6 +13,8 @@ export interface L1FollowerOptions {
   apply(invalidation: Invalidation, position: number): void;
   /** Empties the in-process tiers: invalidations before `position` may have been missed. */
   reset(position: number): void;
+  /** The generation this instance synced with (null until it has): the only one to follow. */
+  expectedGeneration(): string | null;
   logger: Logger;
 }
 
@@ -37,12 +39,16 @@ export function createL1Follower(options: L1FollowerOptions) {
     listening = true;
   };
 
-  /** Starts listening from the log's current position, once subscribed and Redis answers. */
+  /**
+   * Starts listening from the log's current position, once subscribed, synced, and Redis
+   * answers with the generation this instance synced with.
+   */
   async function start(): Promise<void> {
     if (!subscribed || listening) return;
     try {
       const [at, position] = await options.client.hmget(options.logKey, 'gen', 'pos');
-      startAt(Number(position ?? 0), at ?? null);
+      if (!at || at !== options.expectedGeneration() || listening) return;
+      startAt(Number(position ?? 0), at);
     } catch (error) {
       // Tried again when the cache connection is back (see the invalidation log's sync).
       options.logger.debug({ err: error }, 'could not read the invalidation log position');
@@ -89,9 +95,9 @@ export function createL1Follower(options: L1FollowerOptions) {
     /** The generation of that position. */
     generation: () => generation,
     start,
-    /** Empties the tiers and goes on from `position` of `generation` (this instance synced with another generation). */
-    restartAt(position: number, at: string): void {
-      if (listening) startAt(position, at);
+    /** Stops following (the tiers no longer answer) until `start` succeeds again: they hold another generation's data. */
+    stop(): void {
+      listening = false;
     },
   };
 }

@@ -85,6 +85,8 @@ export interface RedisInvalidationLogOptions {
 export function createRedisInvalidationLog(options: RedisInvalidationLogOptions): InvalidationLog & {
   /** Redis reported another generation than this instance's: sync before using it again. */
   generationChanged(): void;
+  /** The generation this instance synced with; null while it is not synced. */
+  generation(): string | null;
   sync(): Promise<void>;
 } {
   const { client, keys, db, acks, follower, metrics, logger } = options;
@@ -271,8 +273,9 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       return { generation: fresh, start };
     });
     if (next.start !== null) metrics.generations.inc();
-    // The in-process tiers hold another generation's data (this instance, or another, started a new one).
-    if (next.generation !== lastGeneration) follower.restartAt(next.start ?? Number((await client.hget(keys.log, 'pos')) ?? 0), next.generation);
+    // The in-process tiers hold another generation's data (this instance, or another, started a
+    // new one): they are emptied when the follower starts again, below.
+    if (next.generation !== lastGeneration) follower.stop();
     lastGeneration = next.generation;
     const replayed = await replay(next.generation, null);
     if (replayed > 0) logger.info({ replayed }, 'replayed invalidations Redis had not acknowledged');
@@ -309,6 +312,8 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
 
   const replayer = setInterval(() => {
     if (!usable() || syncing) return;
+    // In case its last start failed (Redis did not answer then).
+    void follower.start();
     const atGeneration = generation!;
     replay(atGeneration, new Date(options.clock.now().getTime() - REPLAY_AFTER_MS)).then(
       (replayed) => replayed > 0 && logger.info({ replayed }, 'replayed invalidations left pending by their writer'),
@@ -343,6 +348,7 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       follower.appliedPosition() >= read.pos,
     usable,
     generationChanged: () => unsync('Redis is of another generation'),
+    generation: () => generation,
     sync,
     async start() {
       ensureSynced();

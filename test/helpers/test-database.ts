@@ -13,6 +13,24 @@ export function backends(): Backend[] {
   return inject('postgresUrl') ? ['pglite', 'postgres'] : ['pglite'];
 }
 
+export interface Deployment {
+  name: 'embedded' | 'redis';
+  backend: Backend;
+  redisUrl: string | null;
+}
+
+/**
+ * The deployments a cache test runs on: embedded (PGlite, the in-process cache), and, when Redis
+ * answers, Redis in front of the real database (PostgreSQL when it answers too).
+ */
+export function deployments(): Deployment[] {
+  const redisUrl = inject('redisUrl');
+  return [
+    { name: 'embedded', backend: 'pglite', redisUrl: null },
+    ...(redisUrl ? [{ name: 'redis' as const, backend: backends().at(-1)!, redisUrl }] : []),
+  ];
+}
+
 export interface TestDatabase {
   db: Database;
   config: Config;

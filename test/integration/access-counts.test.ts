@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { deployments } from '../helpers/test-database.js';
 
 const READ = `query ($id: ID!) { memory(id: $id) { id content } }`;
 const SEARCH = `query ($id: ID!) { searchMemories(input: { contextId: $id, query: "kyoto" }) { edges { node { id } } } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 describe.each(modes)('access frequency counts every retrieval ($name)', ({ backend, redisUrl }) => {
   let t: TestApp;

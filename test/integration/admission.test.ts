@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, overWebSocket, webSocketClient } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { deployments } from '../helpers/test-database.js';
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 const QUERY = JSON.stringify({ query: '{ viewer { id } }' });
 const HEADERS = ['content-type', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'www-authenticate'];

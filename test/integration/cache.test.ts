@@ -5,17 +5,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import type { Database } from '../../src/db/database.js';
 import { withSlowReads } from '../helpers/slow-database.js';
-import { backends } from '../helpers/test-database.js';
+import { backends, deployments } from '../helpers/test-database.js';
 
 const READ = `query ($id: ID!) { memory(id: $id) { id content version context { id name } } }`;
 const RELEVANCE = `query ($id: ID!, $contextId: ID!) { memory(id: $id) { relevance(contextId: $contextId) { score computedAt } } }`;
 const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { memory { version } errors { code } } }`;
 
 /** Embedded mode (PGlite, in-process cache), and Redis in front of the real database when both answer. */
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 async function seed(t: TestApp, count = 3) {
   const user = await t.newUser();

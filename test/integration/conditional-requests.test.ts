@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { deployments } from '../helpers/test-database.js';
 
 const LIST = `query List($id: ID!) { context(id: $id) { name memories(first: 20) { edges { node { id content } } } } }`;
 const ADD = `mutation ($id: ID!, $content: String!) { addMemories(input: { contextId: $id, items: [{ content: $content }] }) { memories { id } } }`;
 const IMPORTANCE = `mutation ($id: ID!) { updateMemory(input: { id: $id, importance: 0.9 }) { memory { version } } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 describe.each(modes)('conditional requests ($name)', ({ backend, redisUrl }) => {
   let t: TestApp;

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { backends, deployments } from '../helpers/test-database.js';
 
 const LIST = `query List($id: ID!) { context(id: $id) { name memories(first: 20) { edges { node { id content version } } } } }`;
 const ADD = `mutation ($id: ID!, $content: String!) { addMemories(input: { contextId: $id, items: [{ content: $content }] }) { memories { id } } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 async function fastHits(t: TestApp): Promise<number> {
   const metric = await t.app.registry.getSingleMetric('recall_response_cache_fast_path_hits_total')!.get();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { freePort } from '../helpers/redis-server.js';
-import { backends } from '../helpers/test-database.js';
+import { backends, deployments } from '../helpers/test-database.js';
 
 const LIST = `query ($id: ID!) { context(id: $id) { name memories(first: 50) { edges { node { id content version } } } } }`;
 const SEARCH = `query ($id: ID!, $q: String!) { searchMemories(input: { contextId: $id, query: $q }) { edges { node { id content } } } }`;
@@ -10,10 +10,7 @@ const ADD = `mutation ($id: ID!, $content: String!) { addMemories(input: { conte
 const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { memory { version } } }`;
 const DELETE = `mutation ($id: ID!) { deleteMemory(input: { id: $id }) { deletedMemoryId } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 async function contextOf(t: TestApp, user: TestUser, name = 'Notes') {
   const created = await t.gql('mutation ($n: String!) { createContext(input: { name: $n }) { context { id } } }', { n: name }, { token: user.token });

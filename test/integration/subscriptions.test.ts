@@ -11,7 +11,7 @@ import {
   webSocketClient,
 } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { backends, deployments } from '../helpers/test-database.js';
 
 const INVALIDATIONS = `subscription ($filter: CacheInvalidationFilter) {
   cacheInvalidated(filter: $filter) { id entities { typename id } reason occurredAt source contextId }
@@ -25,10 +25,7 @@ const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { i
 const DELETE = `mutation ($id: ID!) { deleteMemory(input: { id: $id }) { deletedMemoryId } }`;
 const LIST = `query ($id: ID!) { context(id: $id) { memories { edges { node { id content } } } } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 async function contextOf(t: TestApp, user: TestUser, name = 'Notes'): Promise<string> {
   return (await t.gql(CREATE, { n: name }, { token: user.token })).data.createContext.context.id;

@@ -1,17 +1,14 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withGate } from '../helpers/gated-database.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
-import { backends } from '../helpers/test-database.js';
+import { deployments } from '../helpers/test-database.js';
 
 const LIST = `query ($id: ID!) { context(id: $id) { memories(first: 50) { edges { node { id content } } } } }`;
 const READ = `query ($id: ID!) { memory(id: $id) { id content version } }`;
 const ADD = `mutation ($id: ID!, $content: String!) { addMemories(input: { contextId: $id, items: [{ content: $content }] }) { memories { id } } }`;
 const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { memory { version } } }`;
 
-const modes = [
-  { name: 'embedded', backend: 'pglite' as const, redisUrl: null },
-  ...(inject('redisUrl') ? [{ name: 'redis', backend: backends().at(-1)!, redisUrl: inject('redisUrl') }] : []),
-];
+const modes = deployments();
 
 const contents = (result: { data: any }) => result.data.context.memories.edges.map((edge: any) => edge.node.content as string);
 
