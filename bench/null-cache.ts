@@ -13,7 +13,7 @@ export function createNullCache(prefix: string): Cache {
   const keys = createCacheKeys(prefix);
   const log: InvalidationLog = {
     mode: 'memory',
-    apply: async () => 0,
+    apply: async () => ({ position: 0, generation: 'none' }),
     position: () => ({ gen: 'none', pos: 0, exact: true }),
     observe: () => ({ gen: 'none', pos: 0, exact: true }),
     inProcessFresh: () => false,

@@ -89,6 +89,12 @@ const cache = z.object({
   CACHE_L1_TTL_SECONDS: seconds.default(30),
   /** Entries of the in-process cache when REDIS_URL is unset. Default: 100000. */
   CACHE_MEMORY_MAX_ENTRIES: positiveInt.default(100_000),
+  /**
+   * How long a write waits for Redis to acknowledge its invalidation when Redis neither answers
+   * nor refuses connections, before it is answered 503 CACHE_UNAVAILABLE (the write is saved; the
+   * caches learn of it when Redis answers), in ms. Default: 10000.
+   */
+  CACHE_WRITE_WAIT_MS: positiveInt.default(10_000),
 });
 
 const optionalSeconds = z.coerce.number().int().min(0).optional();

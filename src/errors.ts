@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'EMAIL_TAKEN'
   | 'INVALID_CREDENTIALS'
   | 'SUBSCRIPTION_LAGGING'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'CACHE_UNAVAILABLE';
 
 /** An expected failure reported in a mutation payload's `errors`. */
 export interface UserError {
@@ -19,7 +20,7 @@ export interface UserError {
   field?: string[];
 }
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401 };
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, CACHE_UNAVAILABLE: 503 };
 
 /** An expected failure of a query; it is shown to clients as is, never masked. */
 export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {

@@ -20,6 +20,7 @@ export function createContextFactory(deps: AppDeps) {
       // Batches read at the request's position as it stands then: its own writes raise it.
       loaders: createLoaders(deps, viewer, () => context.read),
       retrieved: new Set(),
+      signal: initial.request.signal,
       clientIp: admitted?.clientIp ?? null,
       authorization: initial.request.headers.get('authorization'),
       startedAt: performance.now(),

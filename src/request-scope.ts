@@ -21,4 +21,6 @@ export interface RequestScope {
   read: ReadPosition;
   /** Memories this request retrieved: counted toward access frequency, and again on every hit of its cached response. */
   retrieved: Set<string>;
+  /** Aborted when the client has left. */
+  signal?: AbortSignal;
 }

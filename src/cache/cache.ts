@@ -16,7 +16,7 @@ import { createL1Follower } from './l1-follower.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createOutboxAcks } from './outbox-acks.js';
 import { createRedisClient } from './redis-client.js';
-import { createRedisInvalidationLog, RESPONSE_POSITION_TTL_MS } from './redis-invalidation-log.js';
+import { createRedisInvalidationLog, POSITION_TTL_MS } from './redis-invalidation-log.js';
 import { createRedisResponseStore } from './redis-response-store.js';
 import { createRedisStore } from './redis-store.js';
 import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
@@ -108,7 +108,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
   const keys = createCacheKeys(config.REDIS_KEY_PREFIX);
   const client = redisClient({ url, name: 'cache', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger });
   const subscriber = redisClient({ url, name: 'invalidations', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, logger, offlineQueue: true });
-  const redis = createRedisStore(client, keys.log, metrics);
+  const redis = createRedisStore(client, keys, metrics);
   const l1TtlMs = config.CACHE_L1_TTL_SECONDS * 1000;
   const l1 = config.CACHE_L1_MAX_ENTRIES > 0 ? createMemoryStore({ maxEntries: config.CACHE_L1_MAX_ENTRIES, tier: 'l1', maxTtlMs: l1TtlMs }) : null;
   const responseL1 =
@@ -145,6 +145,8 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
     applyLocally,
     invalidationOf: derive,
     staleAfterMs: longestCacheLifetimeMs(config) + 10 * 60_000,
+    writeWaitMs: config.CACHE_WRITE_WAIT_MS,
+    address: redisAddress(url),
     probeIntervalMs: config.REDIS_BREAKER_PROBE_MS,
     metrics,
     logger,
@@ -245,7 +247,13 @@ function longestCacheLifetimeMs(config: Config): number {
     config.RESPONSE_CACHE_TTL_SCORE_SECONDS ?? 0,
     config.RESPONSE_CACHE_TTL_VIEWER_SECONDS ?? 0,
   ];
-  return Math.max(...seconds.map((value) => value * 1000), RESPONSE_POSITION_TTL_MS);
+  return Math.max(...seconds.map((value) => value * 1000), POSITION_TTL_MS);
+}
+
+/** Where a redis:// or rediss:// URL points (IPv6 without its brackets). */
+function redisAddress(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(parsed.port || 6379) };
 }
 
 async function flushNamespace(client: Redis, prefix: string): Promise<void> {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RedisStore } from './redis-store.js';
-import type { CacheWrite } from './store.js';
+import type { CacheWrite, ReadPosition } from './store.js';
 
 /**
  * Redis behind a circuit breaker, for the read path: a failed or skipped read is a miss, a
@@ -14,8 +14,8 @@ export function createFailOpenStore(options: {
   breaker: () => CircuitBreaker;
   metrics: CacheMetrics;
   logger: Logger;
-  /** A fill found Redis of another generation than the read's: the instance must sync. */
-  onOtherGeneration(): void;
+  /** A fill found Redis of another generation than `generation`, the read's. */
+  onOtherGeneration(generation: string): void;
 }) {
   const { redis, metrics, logger } = options;
 
@@ -40,15 +40,15 @@ export function createFailOpenStore(options: {
         return keys.map(() => null);
       }
     },
-    async fill(writes: readonly CacheWrite[], generation: string): Promise<void> {
+    async fill(writes: readonly CacheWrite[], read: ReadPosition): Promise<void> {
       if (options.breaker().isOpen) {
         metrics.skipped.inc({ operation: 'put' });
         return;
       }
       try {
-        const outcomes = await redis.fill(writes, generation);
+        const outcomes = await redis.fill(writes, read);
         options.breaker().success();
-        if (outcomes.includes('other-generation')) options.onOtherGeneration();
+        if (outcomes.includes('other-generation')) options.onOtherGeneration(read.gen);
       } catch (error) {
         failed('put', error);
       }

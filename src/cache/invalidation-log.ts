@@ -19,15 +19,34 @@ import type { ReadPosition } from './store.js';
  * in the same statement, and the row is deleted only once Redis has acknowledged the
  * invalidation. See redis-invalidation-log.ts for faults, replay and generations.
  */
+/** Where an invalidation was applied: its log position, in the generation it belongs to. */
+export interface Applied {
+  position: number;
+  generation: string;
+}
+
+/**
+ * A write's invalidation was not acknowledged in time: Redis neither answered nor refused
+ * connections. The write is committed and its invalidation recorded; it reaches the caches when
+ * Redis answers. The writer must not be told the write is visible.
+ */
+export class InvalidationPending extends Error {
+  constructor(readonly outboxId: number) {
+    super('The cache did not acknowledge the invalidation of a committed write in time.');
+    this.name = 'InvalidationPending';
+  }
+}
+
 export interface InvalidationLog {
   readonly mode: 'redis' | 'memory';
   /**
    * Applies a committed write's invalidation (its outbox row `outboxId`) to every tier and every
-   * instance. Resolves with its log position once it is safe to reply to the writer: applied
-   * and acknowledged, or, with null, once it is certain that no instance can read Redis again
-   * before the outbox has been replayed (Redis is down).
+   * instance. Resolves once it is safe to reply to the writer: applied and acknowledged (with
+   * where), or, with null, once no instance can read Redis before replaying the outbox (Redis
+   * refused a connection after the commit), or the writer left (`signal`). Throws
+   * `InvalidationPending` when neither happens within the write's wait.
    */
-  apply(invalidation: Invalidation, outboxId: number): Promise<number | null>;
+  apply(invalidation: Invalidation, outboxId: number, signal?: AbortSignal): Promise<Applied | null>;
   /** This instance's own view of the log, for reads that were not admitted through Redis. */
   position(): ReadPosition;
   /** The log as the admission round trip found it: the read position of that request. */
@@ -67,7 +86,7 @@ export function createLocalInvalidationLog(options: {
       options.store.invalidate(invalidation.writes, position);
       options.responses.invalidate(invalidation.tags, position);
       options.acks.ack(outboxId, null, position);
-      return position;
+      return { position, generation: LOCAL_GENERATION };
     },
     position: current,
     observe: () => current(),

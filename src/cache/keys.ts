@@ -2,7 +2,7 @@
 export type CacheKind = 'memory' | 'score' | 'session' | 'user' | 'context';
 
 /** Sub-prefixes of the keys that hold cached data: what a cold start (regeneration) drops. */
-const CACHE_DATA = ['memory:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'response:', 'response-tag:', 'response-pos:'];
+const CACHE_DATA = ['memory:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'entity-pos:', 'response:', 'response-tag:', 'response-pos:'];
 
 /**
  * Every Redis key and channel name Recall uses, all under one prefix so that Recall can share a
@@ -22,6 +22,8 @@ export function createCacheKeys(prefix: string) {
     budget: (identity: string, window: number) => `${prefix}budget:{${identity}}:${window}`,
     /** The short lock one instance takes to compute a missing value that others then read. */
     lease: (key: string) => `${prefix}lease:${key.slice(prefix.length)}`,
+    /** The log position of the latest invalidation of a cached entity: values read before it are not stored. */
+    entityPosition: (key: string) => `${prefix}entity-pos:${key.slice(prefix.length)}`,
     /** A cached response, by its key. */
     response: (id: string) => `${prefix}response:${id}`,
     /** The keys of the cached responses that contain an entity (`Memory:mem_1`) or a type (`Memory`). */

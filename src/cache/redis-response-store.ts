@@ -40,8 +40,8 @@ export function createRedisResponseStore(options: {
   breaker: () => CircuitBreaker;
   /** Whether Redis may be used now (synced with the outbox). */
   usable(): boolean;
-  /** A store found Redis of another generation than the request's: the instance must sync. */
-  onOtherGeneration(): void;
+  /** A store found Redis of another generation than `generation`, the request's. */
+  onOtherGeneration(generation: string): void;
   metrics: CacheMetrics;
   logger: Logger;
   clock: Clock;
@@ -100,7 +100,7 @@ export function createRedisResponseStore(options: {
             tags.length,
           ),
         );
-        if (outcome < 0) options.onOtherGeneration();
+        if (outcome < 0) options.onOtherGeneration(read.gen);
         return outcome === 1;
       });
     },

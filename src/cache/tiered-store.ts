@@ -44,7 +44,7 @@ export function createTieredCache(options: {
     },
     async fill(writes, read) {
       if (!log.usable()) return;
-      await l2.fill(writes, read.gen);
+      await l2.fill(writes, read);
       if (l1 && options.l1Listening()) l1.fill(forL1(writes), read);
     },
   };

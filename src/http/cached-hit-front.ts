@@ -20,6 +20,12 @@ import type { RequestListener } from './server.js';
 
 const MAX_MEMOISED_SOURCE = 4_096;
 
+/** Requests the front looked up and missed, by their key: yoga does not look them up again. */
+const missed = new WeakMap<object, string>();
+
+/** The key under which the front already missed this request (its `req`), if it did. */
+export const missedByFront = (req: object | undefined): string | undefined => (req ? missed.get(req) : undefined);
+
 export interface CachedHitFrontOptions {
   admission: AdmissionControl;
   responses: ResponseStore;
@@ -96,7 +102,10 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
     }
     const hit = await responses.get(known.key, admitted.read);
-    if (!hit) return toYoga();
+    if (!hit) {
+      missed.set(req, known.key);
+      return toYoga();
+    }
     options.accessRecorder.record(viewer.user.id, hit.retrieved);
 
     const headers = resultHeaders({ etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds, budget: admitted.budget });
@@ -141,7 +150,8 @@ async function readSource(req: IncomingMessage, endpoint: string): Promise<strin
   const url = req.url ?? '';
   const queryStart = url.indexOf('?');
   if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint) return null;
-  if (req.method === 'GET') return queryStart === -1 ? null : url.slice(queryStart + 1);
+  // A GET without a query is GraphiQL's page, or not an operation: yoga's to answer.
+  if (req.method === 'GET') return queryStart === -1 || !new URLSearchParams(url.slice(queryStart + 1)).has('query') ? null : url.slice(queryStart + 1);
   if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
   const body = await readBody(req);
   (req as IncomingMessage & { body?: Buffer }).body = body;

@@ -2,10 +2,11 @@ import { useResponseCache, type Cache as EnvelopCache } from '@envelop/response-
 import type { Plugin } from 'graphql-yoga';
 import { admissionOf } from '../admission/admission.js';
 import type { CacheMetrics } from '../cache/cache-metrics.js';
-import { RESPONSE_POSITION_TTL_MS } from '../cache/redis-invalidation-log.js';
+import { POSITION_TTL_MS } from '../cache/redis-invalidation-log.js';
 import { tagsOf, type ResponseStore } from '../cache/response-store.js';
 import type { Clock } from '../clock.js';
 import type { GraphQLContext } from '../graphql-context.js';
+import { missedByFront } from '../http/cached-hit-front.js';
 import { etagOf, responseCacheKey } from '../http/reply.js';
 import { isWebSocketOperation } from '../http/websocket-transport.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
@@ -56,7 +57,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
       const result = { data: data.data };
       const etag = etagOf(viewer.user.id, result.data);
       // Past half the life of tag positions, a request's store could outlive the record it is guarded by.
-      const recent = performance.now() - context.startedAt < RESPONSE_POSITION_TTL_MS / 2;
+      const recent = performance.now() - context.startedAt < POSITION_TTL_MS / 2;
       const stored = recent
         ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities), ttl, context.read)
         : Promise.resolve(false);
@@ -74,7 +75,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
 
   return [
     {
-      async onParams({ params, request, setResult }) {
+      async onParams({ params, request, setResult, context }) {
         const admitted = admissionOf(request);
         if (!options.enabled || !admitted?.viewer || isWebSocketOperation(request)) return;
         const { viewer } = admitted;
@@ -85,6 +86,8 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
           sessionId: viewer.user.id,
         });
         keys.set(request, key);
+        // The cached-hit front has just looked this very request up, at the same position.
+        if (missedByFront((context as { req?: object }).req) === key) return;
         const hit = await store.get(key, admitted.read);
         if (!hit) return;
         options.accessRecorder.record(viewer.user.id, hit.retrieved);

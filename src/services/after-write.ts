@@ -1,7 +1,9 @@
 import { withWriteThrough } from '../cache/invalidation.js';
+import { InvalidationPending, type Applied } from '../cache/invalidation-log.js';
 import type { CacheWrite } from '../cache/store.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
 import type { RecordedChange } from '../domain/change.js';
+import { clientError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
 import { changeEvents } from './change-events.js';
 
@@ -32,11 +34,29 @@ export async function afterWrite(scope: RequestScope, written: Written): Promise
   if (change.context) loaders.forgetContext(change.context.id);
   for (const memory of change.memories) loaders.forgetMemory(memory.id);
 
-  const position = await cache.log.apply(withWriteThrough(cache.invalidationOf(change), written.writeThrough ?? []), written.outboxId);
+  let applied: Applied | null = null;
+  let pending = false;
+  try {
+    applied = await cache.log.apply(withWriteThrough(cache.invalidationOf(change), written.writeThrough ?? []), written.outboxId, scope.signal);
+  } catch (error) {
+    if (!(error instanceof InvalidationPending)) throw error;
+    pending = true;
+  }
   cache.metrics.invalidations.inc({ reason: change.reason });
-  if (position !== null && position > scope.read.pos) scope.read = { ...scope.read, pos: position };
+  if (applied && (applied.generation !== scope.read.gen || applied.position > scope.read.pos)) {
+    scope.read = { ...scope.read, gen: applied.generation, pos: applied.position };
+  }
 
+  const position = applied?.position ?? null;
   await events.bus.publish(changeEvents(change, written.history ?? [], { position, occurredAt: clock.now(), source: events.bus.source }));
+  if (pending) {
+    // Saved, but not yet visible to every reader: the write must not be reported as done.
+    throw clientError(
+      'CACHE_UNAVAILABLE',
+      'The write was saved, but the cache did not confirm it in time, so other readers may not see it yet. It will reach them as soon as the cache answers; read it back to check.',
+      { committed: true },
+    );
+  }
 
   for (const memory of written.prime?.memories ?? []) loaders.memory.prime(memory.id, memory);
   if (written.prime?.context) loaders.context.prime(written.prime.context.id, written.prime.context);

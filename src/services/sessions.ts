@@ -7,7 +7,6 @@ import { afterWrite } from './after-write.js';
 export async function logout(scope: RequestScope) {
   const { session } = requireViewer(scope);
   const ended = await endSession(scope.deps, session);
-  // Already revoked meanwhile: its end has been applied by the request that revoked it.
   if (ended) await afterWrite(scope, ended.recorded);
   return { sessionId: session.id, errors: [] };
 }

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import type { Database } from '../../src/db/database.js';
+import { updateMemory } from '../../src/db/repositories/memories.js';
 import { withSlowReads } from '../helpers/slow-database.js';
 import { backends, deployments } from '../helpers/test-database.js';
 
@@ -164,6 +165,24 @@ describe.runIf(inject('redisUrl'))('Redis keys, TTLs and the version guard', () 
     await put('v', 6);
     expect(await redis.get(key)).toBe('1|v|6|0|{}');
   });
+
+  it('refuses a value read before an invalidation even once its tombstone is gone (evicted or expired)', async () => {
+    const { user, memoryIds } = await seed(t, 1);
+    const id = memoryIds[0]!;
+    const key = t.cache.keys.memory(id);
+    await t.gql(READ, { id }, { token: user.token });
+    const before = t.cache.log.position();
+    const v1 = await redis.get(key);
+    expect(v1).toMatch(/^1\|v\|1\|/);
+    await t.gql(UPDATE, { id, content: 'v2' }, { token: user.token });
+    // What the update left behind disappears; what it recorded of the invalidation stays.
+    await redis.del(key);
+    expect(Number(await redis.get(t.cache.keys.entityPosition(key)))).toBeGreaterThan(before.pos);
+    await t.cache.entities.fill([{ key, value: v1!, version: 1, ttlMs: 60_000 }], before);
+    expect(await redis.get(key)).toBeNull();
+    await t.cache.entities.fill([{ key, value: v1!, version: 1, ttlMs: 60_000 }], t.cache.log.position());
+    expect(await redis.get(key)).toBe(v1);
+  });
 });
 
 describe.runIf(inject('redisUrl'))('two instances sharing Redis and the database', () => {
@@ -179,12 +198,15 @@ describe.runIf(inject('redisUrl'))('two instances sharing Redis and the database
     const options = { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, wrapDatabase };
     a = await createTestApp(backends().at(-1)!, options);
     b = await createTestApp(backends().at(-1)!, { ...options, database: a.database });
-    const withoutL1 = { ...options, env: { REDIS_KEY_PREFIX: `${prefix}no-l1:`, CACHE_L1_MAX_ENTRIES: '0' }, database: a.database };
+    // Another deployment (a database and a Redis namespace go together), without L1.
+    const withoutL1 = { ...options, env: { REDIS_KEY_PREFIX: `${prefix}no-l1:`, CACHE_L1_MAX_ENTRIES: '0' } };
     c = await createTestApp(backends().at(-1)!, withoutL1);
-    d = await createTestApp(backends().at(-1)!, withoutL1);
+    d = await createTestApp(backends().at(-1)!, { ...withoutL1, database: c.database });
   });
   afterAll(async () => {
-    for (const t of [d, c, b]) await t.close();
+    await d.close();
+    await c.close();
+    await b.close();
     await a.close();
   });
 
@@ -207,6 +229,19 @@ describe.runIf(inject('redisUrl'))('two instances sharing Redis and the database
       b.app.server.closeAllConnections();
       await new Promise((resolve) => b.app.server.close(resolve));
     }
+  });
+
+  it('applies the invalidation of a writer that died between its commit and its invalidation, on its own', async () => {
+    const { user, memoryIds } = await seed(a, 1);
+    const id = memoryIds[0]!;
+    for (const t of [a, b]) await t.gql(READ, { id }, { token: user.token });
+    expect(await b.countStatements(() => b.gql(READ, { id }, { token: user.token }))).toEqual([]);
+    // The write and its record in the outbox commit; the process that made them dies there.
+    await updateMemory(a.database.db, id, { content: 'written by the dead' }, null, a.clock.now(), { id: 'evt_01M8TBZQ1B795RJR4P8J3SWH46', actorId: null });
+    await expect
+      .poll(async () => (await b.gql(READ, { id }, { token: user.token })).data.memory.content, { timeout: 10_000, interval: 200 })
+      .toBe('written by the dead');
+    expect(await a.database.db.query('SELECT id FROM cache_outbox')).toEqual([]);
   });
 
   it('computes a missing score once across instances (lease), the other instance waits for it', async () => {

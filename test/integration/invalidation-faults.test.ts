@@ -33,11 +33,11 @@ interface Deployment {
  * a context of three memories that both instances have read, so that every tier (Redis, each
  * L1, each response cache) holds them.
  */
-async function deploy(options: RedisServerOptions & { prefix: string }): Promise<Deployment> {
+async function deploy(options: RedisServerOptions & { prefix: string; env?: Record<string, string> }): Promise<Deployment> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'recall-redis-'));
   const redis = await startRedisServer(port, { ...options, dir });
-  const env = { REDIS_KEY_PREFIX: options.prefix, REDIS_BREAKER_PROBE_MS: '100' };
+  const env = { REDIS_KEY_PREFIX: options.prefix, REDIS_BREAKER_PROBE_MS: '100', ...options.env };
   const a = await createTestApp(backends().at(-1)!, { redisUrl: redis.url, env });
   const b = await createTestApp(backends().at(-1)!, { redisUrl: redis.url, env, database: a.database });
   const user = await a.newUser();
@@ -157,6 +157,45 @@ describe.runIf(inject('redisServer'))('invalidation through Redis faults, two in
     const generations = await d.instances[0]!.app.registry.getSingleMetric('recall_cache_generations_total')!.get();
     const started = await d.instances[1]!.app.registry.getSingleMetric('recall_cache_generations_total')!.get();
     expect((generations.values[0]?.value ?? 0) + (started.values[0]?.value ?? 0)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a write made after Redis came back waits for its invalidation, although this instance saw Redis refuse before', async () => {
+    const d = (deployment = await deploy({ prefix: prefix(), appendonly: true }));
+    const [a] = d.instances;
+    await d.redis.stop();
+    // A has seen the connection refused (and is backing off before its next attempt)…
+    await expect.poll(async () => (await (await a!.app.yoga.fetch('http://recall.test/health')).json()).checks.redis.status).toBe('down');
+    d.redis = await startRedisServer(d.port, { dir: d.dir, appendonly: true });
+    // …but that refusal came before this write: it proves nothing about who reads Redis now.
+    await writeDuringFault(d);
+    const probe = new Redis(d.redis.url);
+    try {
+      const cached = await probe.get(a!.cache.keys.memory(d.one));
+      expect(cached).toMatch(/^1\|v\|2\|/); // the update, written through before the reply
+      expect(await probe.get(a!.cache.keys.memory(d.two))).toMatch(/^1\|n\|/);
+    } finally {
+      probe.disconnect();
+    }
+    await expectNoStaleReads(d);
+  }, 60_000);
+
+  it('answers 503 CACHE_UNAVAILABLE, the write saved, when Redis does not answer within CACHE_WRITE_WAIT_MS; nothing stale after', async () => {
+    const d = (deployment = await deploy({ prefix: prefix(), env: { CACHE_WRITE_WAIT_MS: '300' } }));
+    const [a] = d.instances;
+    d.redis.signal('SIGSTOP');
+    let response;
+    try {
+      response = await a!.gql(UPDATE, { id: d.one, content: 'one v2' }, { token: d.user.token });
+    } finally {
+      d.redis.signal('SIGCONT');
+    }
+    expect(response.status).toBe(503);
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'CACHE_UNAVAILABLE', committed: true });
+    const [row] = await a!.database.db.query<{ content: string }>('SELECT content FROM memories WHERE id = $1', [d.one]);
+    expect(row!.content).toBe('one v2');
+    // The invalidation reaches Redis once it answers.
+    await a!.gql(DELETE, { id: d.two }, { token: d.user.token });
+    await expectNoStaleReads(d);
   }, 60_000);
 
   it('a write made around a FLUSHALL is never undone by what the flush took away', async () => {

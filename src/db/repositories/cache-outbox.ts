@@ -81,20 +81,19 @@ export interface PendingChange {
   createdAt: Date;
 }
 
-/** Changes Redis has not acknowledged, oldest first; with `before`, only those recorded before it. */
-export async function findPendingChanges(db: Queryable, options: { before: Date | null; limit: number; afterId?: number }): Promise<PendingChange[]> {
+/** Changes Redis has not acknowledged, oldest first, after `afterId`. */
+export async function findPendingChanges(db: Queryable, options: { limit: number; afterId?: number }): Promise<PendingChange[]> {
   const rows = await db.query<{ id: string; change: unknown; createdAt: Date }>(
-    `SELECT id, change, created_at AS "createdAt" FROM cache_outbox
-     WHERE ($1::timestamptz IS NULL OR created_at < $1) AND id > $3
-     ORDER BY id LIMIT $2`,
-    [options.before, options.limit, options.afterId ?? 0],
+    `SELECT id, change, created_at AS "createdAt" FROM cache_outbox WHERE id > $2 ORDER BY id LIMIT $1`,
+    [options.limit, options.afterId ?? 0],
   );
   return rows.map((row) => ({ id: Number(row.id), change: parseChange(row.change), createdAt: row.createdAt }));
 }
 
-export async function isChangePending(db: Queryable, id: number): Promise<boolean> {
-  const rows = await db.query('SELECT 1 FROM cache_outbox WHERE id = $1', [id]);
-  return rows.length > 0;
+/** Which of these changes are still pending (the others were acknowledged, by any instance). */
+export async function pendingAmong(db: Queryable, ids: readonly number[]): Promise<Set<number>> {
+  const rows = await db.query<{ id: string }>('SELECT id FROM cache_outbox WHERE id = ANY($1::bigint[])', [ids]);
+  return new Set(rows.map((row) => Number(row.id)));
 }
 
 /**

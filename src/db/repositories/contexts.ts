@@ -1,5 +1,5 @@
 import type { RecordedChange } from '../../domain/change.js';
-import type { Queryable } from '../database.js';
+import type { Database, Queryable } from '../database.js';
 import type { ContextRow } from '../rows.js';
 import { changeJson, entityJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
@@ -86,14 +86,23 @@ export async function updateContext(
 /**
  * Deletes the context (its memories and their history go with it) and records the change;
  * returns its id, owner and version with those of the memories it held, or null when the id is
- * unknown.
+ * unknown. The context's row is locked first: a memory being added to it (an insert takes a
+ * key-share lock on the row) either committed before, and is among those recorded, or waits and
+ * then finds the context gone.
  */
-export async function deleteContext(
-  db: Queryable,
+export function deleteContext(
+  db: Database,
   id: string,
   at: Date,
 ): Promise<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }>; recorded: RecordedChange } | null> {
-  const rows = await db.query<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }> } & RecordedColumns>(
+  return db.transaction(async (tx) => {
+    const locked = await tx.query('SELECT 1 FROM contexts WHERE id = $1 FOR UPDATE', [id]);
+    return locked.length === 0 ? null : deleteLockedContext(tx, id, at);
+  });
+}
+
+async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
+  const rows = await tx.query<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }> } & RecordedColumns>(
     `WITH doomed AS (SELECT id, version FROM memories WHERE context_id = $1),
      deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, owner_id AS "ownerId", version),
      ${recordChange(

@@ -55,11 +55,14 @@ export async function touchSession(db: Queryable, id: string, seenAt: Date, expi
   ]);
 }
 
-/** Revokes a live session and records the change; null when it was already revoked or is unknown. */
+/**
+ * Revokes the session (if it still is live) and records the change either way, so that a second,
+ * concurrent logout also waits for the session's end to reach every cache; null for an unknown id.
+ */
 export async function revokeSession(db: Queryable, id: string, at: Date): Promise<{ recorded: RecordedChange } | null> {
   const rows = await db.query<RecordedColumns>(
     `WITH written AS (
-       UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id, token_hash
+       UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING id, user_id, token_hash
      ), ${recordChange(
        changeJson({
          reason: 'SESSION_ENDED',
