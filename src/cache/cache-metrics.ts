@@ -70,6 +70,11 @@ export function createCacheMetrics(registry: Registry) {
       help: 'Writes whose reply waits for Redis to acknowledge their invalidation (Redis slow or unreachable from here).',
       registers,
     }),
+    syncs: new Counter({
+      name: 'recall_cache_syncs_total',
+      help: 'Times this instance synced Redis with the outbox before using it (start-up, and after each fault it noticed).',
+      registers,
+    }),
     generations: new Counter({
       name: 'recall_cache_generations_total',
       help: 'Cold starts of the cached data: Redis was found empty, flushed, or behind what it had acknowledged.',

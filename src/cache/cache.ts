@@ -131,6 +131,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
       responseL1?.reset(position);
     },
     expectedGeneration: () => log.generation(),
+    onRegression: () => log.regressed(),
     logger,
   });
 

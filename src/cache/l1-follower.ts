@@ -15,6 +15,11 @@ export interface L1FollowerOptions {
   reset(position: number): void;
   /** The generation this instance synced with (null until it has): the only one to follow. */
   expectedGeneration(): string | null;
+  /**
+   * A position came again in the same generation. Positions arrive strictly increasing on this
+   * one connection, so Redis's log went back (a failover that kept the connections).
+   */
+  onRegression(): void;
   logger: Logger;
 }
 
@@ -30,11 +35,14 @@ export function createL1Follower(options: L1FollowerOptions) {
   let subscribed = false;
   let listening = false;
   let applied = 0;
+  /** Where listening started: messages up to it were published before, and may still arrive. */
+  let startedAt = 0;
   let generation: string | null = null;
 
   const startAt = (position: number, at: string | null) => {
     options.reset(position);
     applied = position;
+    startedAt = position;
     generation = at;
     listening = true;
   };
@@ -72,7 +80,14 @@ export function createL1Follower(options: L1FollowerOptions) {
     if (channel !== options.channel || !listening) return;
     const [head = '', at = '', ...rest] = text.split(' ');
     const position = Number(head);
-    if (at === generation && !(position > applied)) return;
+    if (at === generation && position <= startedAt) return;
+    if (at === generation && position <= applied) {
+      // Received after a later one, on the one connection that delivers them in order.
+      options.logger.warn({ applied, received: position }, "Redis's invalidation log went back: emptying the in-process tiers");
+      startAt(position, at);
+      options.onRegression();
+      return;
+    }
     if (at !== generation || position !== applied + 1) {
       options.logger.info({ expected: applied + 1, received: position }, 'invalidations were missed: emptying the in-process tiers');
       startAt(position, at);

@@ -98,6 +98,8 @@ export interface RedisInvalidationLogOptions {
 export function createRedisInvalidationLog(options: RedisInvalidationLogOptions): InvalidationLog & {
   /** Redis refused a store or fill of `generation`: if that is this instance's, sync before using Redis again. */
   generationChanged(generation: string): void;
+  /** Redis's log went back in this generation (a failover the connections did not notice): sync. */
+  regressed(): void;
   /** The generation this instance synced with; null while it is not synced. */
   generation(): string | null;
   sync(): Promise<void>;
@@ -362,6 +364,7 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       if (replayed > 0) logger.info({ replayed }, 'replayed invalidations Redis had not acknowledged');
       return { generation: at, regenerated: fresh !== null };
     });
+    metrics.syncs.inc();
     if (next.regenerated) metrics.generations.inc();
     lastGeneration = next.generation;
     generation = next.generation;
@@ -422,13 +425,13 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
     },
     position: () => ({ gen: generation ?? '', pos: follower.appliedPosition(), exact: false }),
     observe(found, position): ReadPosition {
-      // Another generation, or a log behind what this instance has applied (a failover the
-      // connections did not notice): Redis lost data since this instance synced.
-      if (generation !== null && (found !== generation || (follower.generation() === found && position < follower.appliedPosition()))) {
-        unsync('Redis is of another generation, or behind');
-      }
+      // (A position below what the follower has applied proves nothing here: this reply and the
+      // follower's messages come over different connections. The follower tells a log that
+      // went back, see `regressed`.)
+      if (generation !== null && found !== generation) unsync('Redis is of another generation');
       return { gen: found, pos: position, exact: true };
     },
+    regressed: () => unsync("Redis's invalidation log went back"),
     inProcessFresh: (read) =>
       read.exact &&
       usable() &&

@@ -42,9 +42,11 @@ export async function afterWrite(scope: RequestScope, written: Written): Promise
     if (!(error instanceof InvalidationPending)) throw error;
     pending = true;
   }
-  cache.metrics.invalidations.inc({ reason: change.reason });
-  if (applied && (applied.generation !== scope.read.gen || applied.position > scope.read.pos)) {
-    scope.read = { ...scope.read, gen: applied.generation, pos: applied.position };
+  if (applied) {
+    cache.metrics.invalidations.inc({ reason: change.reason });
+    if (applied.generation !== scope.read.gen || applied.position > scope.read.pos) {
+      scope.read = { ...scope.read, gen: applied.generation, pos: applied.position };
+    }
   }
 
   const position = applied?.position ?? null;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -107,4 +107,71 @@ describe.runIf(inject('redisUrl'))('read-your-writes while an instance lags behi
       await a.close();
     }
   });
+});
+
+describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped connection", () => {
+  it('is noticed by the next invalidation and treated as cold: nothing older is served', async () => {
+    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` };
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    const admin = new Redis(inject('redisUrl')!);
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Failover" }) { context { id } } }', {}, { token: user.token })).data
+        .createContext.context.id;
+      const memoryId = (
+        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
+          token: user.token,
+        })
+      ).data.addMemories.memories[0].id;
+      await a.gql(UPDATE, { id: memoryId, content: 'round 1' }, { token: user.token });
+      for (const t of [a, b]) await t.cache.log.flush();
+      for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 1');
+      // What a replica promoted behind a proxy would look like: the same generation, an older
+      // position, and an older value, with every connection still open.
+      const log = a.cache.keys.log;
+      await admin.hincrby(log, 'pos', -2);
+      await admin.set(a.cache.keys.memory(memoryId), (await admin.get(a.cache.keys.memory(memoryId)))!.replace('round 1', 'round 0'));
+      await a.gql(UPDATE, { id: memoryId, content: 'round 2' }, { token: user.token });
+      await expect.poll(async () => (await b.app.registry.getSingleMetric('recall_cache_generations_total')!.get()).values[0]?.value ?? 0).toBeGreaterThan(0);
+      for (let i = 0; i < 5; i++) {
+        for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 2');
+      }
+    } finally {
+      admin.disconnect();
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe.runIf(inject('redisUrl'))('no fault, no resync', () => {
+  it('keeps using Redis through concurrent writes on one instance and reads on another (it synced once, at start-up)', async () => {
+    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` };
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    const syncs = async (t: TestApp) => (await t.app.registry.getSingleMetric('recall_cache_syncs_total')!.get()).values[0]?.value ?? 0;
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Busy" }) { context { id } } }', {}, { token: user.token })).data.createContext
+        .context.id;
+      const ids = (
+        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "a" }, { content: "b" }] }) { memories { id } } }', {
+          c: contextId,
+        }, { token: user.token })
+      ).data.addMemories.memories.map((memory: { id: string }) => memory.id) as string[];
+      const writer = async (n: number) => {
+        for (let i = 0; i < 40; i++) await a.gql(UPDATE, { id: ids[(n + i) % 2], content: `write ${n}.${i}` }, { token: user.token });
+      };
+      const reader = async () => {
+        for (let i = 0; i < 60; i++) await b.gql(i % 2 ? READ : LIST, { id: i % 2 ? ids[i % 2] : contextId }, { token: user.token });
+      };
+      await Promise.all([writer(0), writer(1), reader(), reader(), reader(), reader()]);
+      expect(await syncs(a)).toBe(1);
+      expect(await syncs(b)).toBe(1);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  }, 60_000);
 });
