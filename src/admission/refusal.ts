@@ -6,8 +6,8 @@ import type { BudgetDecision } from '../rate-limit/operation-budget.js';
  * error: one refusal, the same words everywhere.
  */
 export interface Refusal {
-  status: 401 | 429 | 500;
-  code: 'UNAUTHENTICATED' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
+  status: 401 | 411 | 413 | 429 | 500;
+  code: 'UNAUTHENTICATED' | 'LENGTH_REQUIRED' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
   message: string;
   /** HTTP headers that go with it (WWW-Authenticate, Retry-After, RateLimit-*). */
   headers: Record<string, string>;
@@ -52,4 +52,19 @@ export function rateLimited(decision: BudgetDecision): Refusal {
 /** The credential could not be checked (the database is down): masked like any unexpected error. */
 export function unavailable(): Refusal {
   return { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', headers: {}, extensions: {} };
+}
+
+/** A body sent without a Content-Length (chunked): its size cannot be checked before it is read. */
+export function lengthRequired(): Refusal {
+  return { status: 411, code: 'LENGTH_REQUIRED', message: 'Send the request body with a Content-Length header.', headers: {}, extensions: {} };
+}
+
+export function payloadTooLarge(declaredBytes: number, maxBodyBytes: number): Refusal {
+  return {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message: `The request body is ${declaredBytes} bytes; the limit is ${maxBodyBytes} (MAX_BODY_BYTES).`,
+    headers: {},
+    extensions: {},
+  };
 }

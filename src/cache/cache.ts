@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.js';
@@ -15,7 +14,7 @@ import { createCacheKeys, type CacheKeys } from './keys.js';
 import { createL1Follower } from './l1-follower.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createOutboxAcks } from './outbox-acks.js';
-import { createRedisClient } from './redis-client.js';
+import { createRedisClient, unlinkUnder } from './redis-client.js';
 import { createRedisInvalidationLog, POSITION_TTL_MS } from './redis-invalidation-log.js';
 import { createRedisResponseStore } from './redis-response-store.js';
 import { createRedisStore } from './redis-store.js';
@@ -212,7 +211,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
       }
     },
     async clear() {
-      await flushNamespace(client, keys.prefix);
+      await unlinkUnder(client, keys.prefix);
       const { pos } = log.position();
       l1?.reset(pos);
       responseL1?.reset(pos);
@@ -255,13 +254,6 @@ function longestCacheLifetimeMs(config: Config): number {
 function redisAddress(url: string): { host: string; port: number } {
   const parsed = new URL(url);
   return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(parsed.port || 6379) };
-}
-
-async function flushNamespace(client: Redis, prefix: string): Promise<void> {
-  const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
-  for await (const batch of stream as AsyncIterable<string[]>) {
-    if (batch.length > 0) await client.unlink(...batch);
-  }
 }
 
 const elapsedMs = (started: number) => Math.round((performance.now() - started) * 100) / 100;

@@ -50,3 +50,12 @@ export function createRedisClient(options: RedisClientOptions): Redis {
   client.on('reconnecting', (delay: number) => log.debug({ delay }, 'redis reconnecting'));
   return client;
 }
+
+/** Unlinks the keys under `prefix` that `select` picks (all by default), a SCAN batch at a time. */
+export async function unlinkUnder(client: Redis, prefix: string, select: (key: string) => boolean = () => true): Promise<void> {
+  const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
+  for await (const batch of stream as AsyncIterable<string[]>) {
+    const doomed = batch.filter(select);
+    if (doomed.length > 0) await client.unlink(...doomed);
+  }
+}

@@ -21,6 +21,7 @@ import { InvalidationPending, type Applied, type InvalidationLog } from './inval
 import type { CacheKeys } from './keys.js';
 import type { L1Follower } from './l1-follower.js';
 import type { OutboxAcks } from './outbox-acks.js';
+import { unlinkUnder } from './redis-client.js';
 import type { ReadPosition } from './store.js';
 
 const APPLY = readFileSync(new URL('./scripts/apply-invalidation-n.lua', import.meta.url), 'utf8');
@@ -280,14 +281,6 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
     }
   }
 
-  async function flushCacheData(): Promise<void> {
-    const stream = client.scanStream({ match: `${keys.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
-    for await (const batch of stream as AsyncIterable<string[]>) {
-      const doomed = batch.filter(keys.isCacheData);
-      if (doomed.length > 0) await client.unlink(...doomed);
-    }
-  }
-
   /** Applies pending changes in `atGeneration`, in one pipeline. */
   async function applyRows(rows: readonly PendingChange[], atGeneration: string): Promise<void> {
     // A change this release cannot read stays for one that can (a rolling deploy).
@@ -354,7 +347,7 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
         const start = Math.max(position, recorded.ackedPosition) + GENERATION_GAP;
         logger.warn({ found: found ?? null, recorded: recorded.generation || null, position, acked: recorded.ackedPosition }, 'Redis is cold or lost data: starting a new cache generation');
         await client.hset(keys.log, 'gen', fresh, 'pos', start);
-        await flushCacheData();
+        await unlinkUnder(client, keys.prefix, keys.isCacheData);
         await setCacheLog(tx, { generation: fresh, ackedPosition: start });
       }
       const at = fresh ?? found!;

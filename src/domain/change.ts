@@ -1,16 +1,15 @@
-/**
- * What a committed write changed, in the model's terms. Every write records one, in the same
- * statement, in the `cache_outbox` table; the caches are invalidated from it (live after the
- * write, or replayed later by any instance), and the `cacheInvalidated` event names its entities.
- */
-export type ChangeReason =
-  | 'MEMORIES_ADDED'
-  | 'MEMORY_UPDATED'
-  | 'MEMORY_DELETED'
-  | 'CONTEXT_CREATED'
-  | 'CONTEXT_UPDATED'
-  | 'CONTEXT_DELETED'
-  | 'SESSION_ENDED';
+/** What kind of write it was: also the `reason` of its `cacheInvalidated` event. */
+export const CHANGE_REASONS = [
+  'MEMORIES_ADDED',
+  'MEMORY_UPDATED',
+  'MEMORY_DELETED',
+  'CONTEXT_CREATED',
+  'CONTEXT_UPDATED',
+  'CONTEXT_DELETED',
+  'SESSION_ENDED',
+] as const;
+
+export type ChangeReason = (typeof CHANGE_REASONS)[number];
 
 /**
  * An entity at the version a cache must not fall behind: its new version after an update, or
@@ -22,6 +21,11 @@ export interface ChangedEntity {
   gone: boolean;
 }
 
+/**
+ * What a committed write changed, in the model's terms. Every write records one, in the same
+ * statement, in the `cache_outbox` table; the caches are invalidated from it (live after the
+ * write, or replayed later by any instance), and the `cacheInvalidated` event names its entities.
+ */
 export interface Change {
   reason: ChangeReason;
   /** Whose data changed: events go to this user (and to admins). */

@@ -1,7 +1,7 @@
 /**
- * The enums of Recall's model, as plain string unions. The GraphQL schema declares the same
- * values; the generated types import these (codegen `enumValues`), so services, repositories and
- * the cache never depend on generated code.
+ * The enums of Recall's model, as plain string unions, so that services, repositories and the
+ * cache never depend on generated code. The GraphQL schema declares the same values; a type
+ * test (test/unit/domain-enums.test.ts) holds the generated types to these.
  */
 
 export type Role = 'USER' | 'ADMIN';

@@ -8,6 +8,7 @@ import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { logRequest } from './access-log.js';
 import {
   CACHE_DEBUG_HEADER,
+  cacheDebugExtension,
   jsonMediaType,
   matchesIfNoneMatch,
   refusalReply,
@@ -119,7 +120,7 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       isAdmin: viewer.user.role === 'ADMIN',
       debugHeader: header(req, CACHE_DEBUG_HEADER),
     });
-    const body = debug ? resultBody(hit.result, { cache: { hit: true, ttl: hit.maxAgeSeconds } }) : encodedBody(hit.result);
+    const body = debug ? resultBody(hit.result, cacheDebugExtension(true, hit.maxAgeSeconds)) : encodedBody(hit.result);
     headers['Content-Type'] = `${mediaType}; charset=utf-8`;
     send(res, 200, headers, body, startedAt, known.operationName);
   }

@@ -88,6 +88,11 @@ export function showsCacheDebug(options: { development: boolean; isAdmin: boolea
   return options.development || (options.isAdmin && options.debugHeader === '1');
 }
 
+/** What `extensions` shows when `showsCacheDebug`: whether the response cache answered, and the seconds the response may be kept. */
+export function cacheDebugExtension(hit: boolean, ttlSeconds: number): { cache: { hit: boolean; ttl: number } } {
+  return { cache: { hit, ttl: ttlSeconds } };
+}
+
 /** The headers of a query result's reply (and of its 304). */
 export function resultHeaders(options: { etag: string | null; maxAgeSeconds: number | null; budget: BudgetDecision | null }): Record<string, string> {
   const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.maxAgeSeconds) };

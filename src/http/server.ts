@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { lengthRequired, payloadTooLarge, type Refusal } from '../admission/refusal.js';
+import { refusalReply } from './reply.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -14,28 +16,19 @@ export function createHttpServer(handle: RequestListener, maxBodyBytes: number):
     }
     const refusal = bodyRefusal(req, maxBodyBytes);
     if (refusal) {
+      const reply = refusalReply(refusal, req.headers.accept);
       // The unread body would corrupt the next request on a kept-alive connection.
-      res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
-      res.end(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }));
+      res.writeHead(reply.status, { ...reply.headers, connection: 'close' }).end(reply.body);
       return;
     }
     handle(req, res);
   });
 }
 
-function bodyRefusal(req: IncomingMessage, maxBodyBytes: number) {
+function bodyRefusal(req: IncomingMessage, maxBodyBytes: number): Refusal | null {
   const hasBody = req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
   if (!hasBody) return null;
   const declared = Number(req.headers['content-length']);
-  if (req.headers['content-length'] === undefined || !Number.isFinite(declared)) {
-    return { status: 411, code: 'LENGTH_REQUIRED', message: 'Send the request body with a Content-Length header.' };
-  }
-  if (declared > maxBodyBytes) {
-    return {
-      status: 413,
-      code: 'PAYLOAD_TOO_LARGE',
-      message: `The request body is ${declared} bytes; the limit is ${maxBodyBytes} (MAX_BODY_BYTES).`,
-    };
-  }
-  return null;
+  if (req.headers['content-length'] === undefined || !Number.isFinite(declared)) return lengthRequired();
+  return declared > maxBodyBytes ? payloadTooLarge(declared, maxBodyBytes) : null;
 }

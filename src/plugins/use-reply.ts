@@ -1,6 +1,6 @@
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { admissionOf } from '../admission/admission.js';
-import { CACHE_DEBUG_HEADER, matchesIfNoneMatch, resultHeaders, showsCacheDebug } from '../http/reply.js';
+import { CACHE_DEBUG_HEADER, cacheDebugExtension, matchesIfNoneMatch, resultHeaders, showsCacheDebug } from '../http/reply.js';
 import { responseCacheOutcome } from './use-recall-response-cache.js';
 
 export interface ReplyPluginOptions {
@@ -33,7 +33,7 @@ export function useReply(options: ReplyPluginOptions): Plugin {
         isAdmin: admitted.viewer?.user.role === 'ADMIN',
         debugHeader: request.headers.get(CACHE_DEBUG_HEADER),
       });
-      if (outcome && debug) setResult({ ...result, extensions: { ...result.extensions, cache: { hit: outcome.hit, ttl: maxAgeSeconds ?? 0 } } });
+      if (outcome && debug) setResult({ ...result, extensions: { ...result.extensions, ...cacheDebugExtension(outcome.hit, maxAgeSeconds ?? 0) } });
     },
     onResponse({ request, response, setResponse, fetchAPI }) {
       const reply = replies.get(request);

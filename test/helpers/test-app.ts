@@ -38,8 +38,12 @@ export interface TestApp {
   newUser(name?: string): Promise<TestUser>;
   /** Logs the user in again and returns the new token. */
   login(user: TestUser): Promise<string>;
+  /** Creates a context of `user` holding one memory per content, in order. */
+  newMemories(user: TestUser, contents: string[]): Promise<{ contextId: string; memoryIds: string[] }>;
   /** Runs `work` and returns the SQL statements it sent. */
   countStatements(work: () => Promise<unknown>): Promise<string[]>;
+  /** The sum of a metric's values whose labels include `labels` (0 when none has been counted). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   cache: Cache;
   events: Events;
   /** Closes the app and its cache (emptying its Redis prefix); drops the database unless shared. */
@@ -117,6 +121,22 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
       const token = result.data?.login?.token;
       if (!token) throw new Error(`login failed: ${JSON.stringify(result)}`);
       return token;
+    },
+    async newMemories(user, contents) {
+      const created = await gql('mutation { createContext(input: { name: "Test" }) { context { id } } }', {}, { token: user.token });
+      const contextId: string = created.data.createContext.context.id;
+      const added = await gql(
+        'mutation ($c: ID!, $items: [NewMemoryInput!]!) { addMemories(input: { contextId: $c, items: $items }) { memories { id } } }',
+        { c: contextId, items: contents.map((content) => ({ content })) },
+        { token: user.token },
+      );
+      return { contextId, memoryIds: added.data.addMemories.memories.map((memory: { id: string }) => memory.id) };
+    },
+    async metric(name, labels = {}) {
+      const found = await app.registry.getSingleMetric(name)?.get();
+      return (found?.values ?? [])
+        .filter((value) => Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted))
+        .reduce((sum, { value }) => sum + value, 0);
     },
     async countStatements(work) {
       await app.deps.accessRecorder.flush();

@@ -39,13 +39,8 @@ describe.each(modes)('access frequency counts every retrieval ($name)', ({ backe
   };
 
   it('counts cache hits of memory(id) and of searches, through yoga and the cached-hit front, with no SQL on a hit', async () => {
-    const contextId = (await t.gql('mutation { createContext(input: { name: "Trip" }) { context { id } } }', {}, { token: user.token })).data.createContext
-      .context.id;
-    const memoryId = (
-      await t.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "hotel in Kyoto" }] }) { memories { id } } }', { c: contextId }, {
-        token: user.token,
-      })
-    ).data.addMemories.memories[0].id;
+    const { contextId, memoryIds } = await t.newMemories(user, ['hotel in Kyoto']);
+    const memoryId = memoryIds[0]!;
 
     for (let i = 0; i < 5; i++) await t.gql(READ, { id: memoryId }, { token: user.token });
     for (let i = 0; i < 5; i++) expect((await overHttp(READ, memoryId)).data.memory.id).toBe(memoryId);

@@ -41,14 +41,10 @@ async function deploy(options: RedisServerOptions & { prefix: string; env?: Reco
   const a = await createTestApp(backends().at(-1)!, { redisUrl: redis.url, env });
   const b = await createTestApp(backends().at(-1)!, { redisUrl: redis.url, env, database: a.database });
   const user = await a.newUser();
-  const contextId = (await a.gql('mutation { createContext(input: { name: "Faults" }) { context { id } } }', {}, { token: user.token })).data.createContext.context
-    .id as string;
-  const added = await a.gql(
-    'mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "one v1" }, { content: "two" }, { content: "three" }] }) { memories { id } } }',
-    { c: contextId },
-    { token: user.token },
-  );
-  const [one, two] = added.data.addMemories.memories.map((memory: { id: string }) => memory.id) as string[];
+  const {
+    contextId,
+    memoryIds: [one, two],
+  } = await a.newMemories(user, ['one v1', 'two', 'three']);
   const deployment = { redis, port, dir, instances: [a, b], urls: [await listen(a), await listen(b)], user, contextId, one: one!, two: two! };
   for (let i = 0; i < 2; i++) expect(await staleReads(deployment, { one: 'one v1', twoExists: true })).toEqual([]);
   // Warm: both instances answer from their caches, without SQL.
@@ -154,9 +150,8 @@ describe.runIf(inject('redisServer'))('invalidation through Redis faults, two in
     await d.redis.stop();
     d.redis = await startRedisServer(d.port, { dir: d.dir });
     await expectNoStaleReads(d);
-    const generations = await d.instances[0]!.app.registry.getSingleMetric('recall_cache_generations_total')!.get();
-    const started = await d.instances[1]!.app.registry.getSingleMetric('recall_cache_generations_total')!.get();
-    expect((generations.values[0]?.value ?? 0) + (started.values[0]?.value ?? 0)).toBeGreaterThan(0);
+    const generations = await Promise.all(d.instances.map((t) => t.metric('recall_cache_generations_total')));
+    expect(generations[0]! + generations[1]!).toBeGreaterThan(0);
   }, 60_000);
 
   it('a write made after Redis came back waits for its invalidation, although this instance saw Redis refuse before', async () => {

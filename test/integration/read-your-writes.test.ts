@@ -10,28 +10,26 @@ const SEARCH = `query ($id: ID!) { searchMemories(input: { contextId: $id, query
 const UPDATE = `mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { memory { version } } }`;
 
 /** Memories answered by the instance's in-process tier. */
-const l1Hits = async (t: TestApp) =>
-  (await t.app.registry.getSingleMetric('recall_cache_lookups_total')!.get()).values
-    .filter(({ labels }) => labels['kind'] === 'memory' && labels['tier'] === 'l1' && labels['result'] === 'hit')
-    .reduce((sum, { value }) => sum + value, 0);
+const l1Hits = (t: TestApp) => t.metric('recall_cache_lookups_total', { kind: 'memory', tier: 'l1', result: 'hit' });
+
+/** Two instances of one deployment: one database, one Redis, a fresh key prefix; B's connections go into `connectionsOfB`. */
+async function twoInstances(env: Record<string, string> = {}, connectionsOfB?: Map<string, Redis>): Promise<[TestApp, TestApp]> {
+  const shared = { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:`, ...env } };
+  const a = await createTestApp(backends().at(-1)!, shared);
+  const b = await createTestApp(backends().at(-1)!, { ...shared, database: a.database, ...(connectionsOfB ? { redisClients: connectionsOfB } : {}) });
+  return [a, b];
+}
 
 describe.runIf(inject('redisUrl'))('read-your-writes across instances, with L1 on (the default)', () => {
   it.each([
     ['the response cache on', 'true'],
     ['the response cache off', 'false'],
   ])('with %s: 1,000 rounds of a write on A then a read on B, not one stale', async (_name, responseCache) => {
-    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:`, RESPONSE_CACHE_ENABLED: responseCache };
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    const [a, b] = await twoInstances({ RESPONSE_CACHE_ENABLED: responseCache });
     try {
       const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Rounds" }) { context { id } } }', {}, { token: user.token })).data
-        .createContext.context.id;
-      const memoryId = (
-        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
-          token: user.token,
-        })
-      ).data.addMemories.memories[0].id;
+      const { contextId, memoryIds } = await a.newMemories(user, ['round 0']);
+      const memoryId = memoryIds[0]!;
       // B is read over HTTP, as a client would, so its cached-hit front is on the path too.
       const urlB = await listen(b);
       const readOnB = async (query: string) => {
@@ -70,19 +68,11 @@ describe.runIf(inject('redisUrl'))('read-your-writes across instances, with L1 o
 
 describe.runIf(inject('redisUrl'))('read-your-writes while an instance lags behind the invalidation log', () => {
   it("serves B's next read fresh although B has not received A's invalidations yet, then uses its L1 again", async () => {
-    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:`, RESPONSE_CACHE_ENABLED: 'false' };
     const connectionsOfB = new Map<string, Redis>();
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database, redisClients: connectionsOfB });
+    const [a, b] = await twoInstances({ RESPONSE_CACHE_ENABLED: 'false' }, connectionsOfB);
     try {
       const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Lag" }) { context { id } } }', {}, { token: user.token })).data.createContext
-        .context.id;
-      const memoryId = (
-        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
-          token: user.token,
-        })
-      ).data.addMemories.memories[0].id;
+      const memoryId = (await a.newMemories(user, ['round 0'])).memoryIds[0]!;
       await expect.poll(async () => (await b.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 0');
       const caughtUp = b.cache.log.position().pos;
 
@@ -111,19 +101,11 @@ describe.runIf(inject('redisUrl'))('read-your-writes while an instance lags behi
 
 describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped connection", () => {
   it('is noticed by the next invalidation and treated as cold: nothing older is served', async () => {
-    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` };
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
+    const [a, b] = await twoInstances();
     const admin = new Redis(inject('redisUrl')!);
     try {
       const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Failover" }) { context { id } } }', {}, { token: user.token })).data
-        .createContext.context.id;
-      const memoryId = (
-        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "round 0" }] }) { memories { id } } }', { c: contextId }, {
-          token: user.token,
-        })
-      ).data.addMemories.memories[0].id;
+      const memoryId = (await a.newMemories(user, ['round 0'])).memoryIds[0]!;
       await a.gql(UPDATE, { id: memoryId, content: 'round 1' }, { token: user.token });
       for (const t of [a, b]) await t.cache.log.flush();
       for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 1');
@@ -133,7 +115,7 @@ describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped con
       await admin.hincrby(log, 'pos', -2);
       await admin.set(a.cache.keys.memory(memoryId), (await admin.get(a.cache.keys.memory(memoryId)))!.replace('round 1', 'round 0'));
       await a.gql(UPDATE, { id: memoryId, content: 'round 2' }, { token: user.token });
-      await expect.poll(async () => (await b.app.registry.getSingleMetric('recall_cache_generations_total')!.get()).values[0]?.value ?? 0).toBeGreaterThan(0);
+      await expect.poll(() => b.metric('recall_cache_generations_total')).toBeGreaterThan(0);
       for (let i = 0; i < 5; i++) {
         for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 2');
       }
@@ -147,19 +129,10 @@ describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped con
 
 describe.runIf(inject('redisUrl'))('no fault, no resync', () => {
   it('keeps using Redis through concurrent writes on one instance and reads on another (it synced once, at start-up)', async () => {
-    const env = { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` };
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env, database: a.database });
-    const syncs = async (t: TestApp) => (await t.app.registry.getSingleMetric('recall_cache_syncs_total')!.get()).values[0]?.value ?? 0;
+    const [a, b] = await twoInstances();
     try {
       const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Busy" }) { context { id } } }', {}, { token: user.token })).data.createContext
-        .context.id;
-      const ids = (
-        await a.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "a" }, { content: "b" }] }) { memories { id } } }', {
-          c: contextId,
-        }, { token: user.token })
-      ).data.addMemories.memories.map((memory: { id: string }) => memory.id) as string[];
+      const { contextId, memoryIds: ids } = await a.newMemories(user, ['a', 'b']);
       const writer = async (n: number) => {
         for (let i = 0; i < 40; i++) await a.gql(UPDATE, { id: ids[(n + i) % 2], content: `write ${n}.${i}` }, { token: user.token });
       };
@@ -167,8 +140,8 @@ describe.runIf(inject('redisUrl'))('no fault, no resync', () => {
         for (let i = 0; i < 60; i++) await b.gql(i % 2 ? READ : LIST, { id: i % 2 ? ids[i % 2] : contextId }, { token: user.token });
       };
       await Promise.all([writer(0), writer(1), reader(), reader(), reader(), reader()]);
-      expect(await syncs(a)).toBe(1);
-      expect(await syncs(b)).toBe(1);
+      expect(await a.metric('recall_cache_syncs_total')).toBe(1);
+      expect(await b.metric('recall_cache_syncs_total')).toBe(1);
     } finally {
       await b.close();
       await a.close();

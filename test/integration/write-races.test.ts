@@ -12,7 +12,7 @@ const modes = deployments();
 
 const contents = (result: { data: any }) => result.data.context.memories.edges.map((edge: any) => edge.node.content as string);
 
-const refused = async (t: TestApp) => (await t.app.registry.getSingleMetric('recall_response_cache_stores_refused_total')!.get()).values[0]?.value ?? 0;
+const refused = (t: TestApp) => t.metric('recall_response_cache_stores_refused_total');
 
 describe.each(modes)('a read held open across a write ($name)', ({ backend, redisUrl }) => {
   let t: TestApp;

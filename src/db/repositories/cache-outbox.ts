@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Change, ChangeReason, RecordedChange } from '../../domain/change.js';
+import { CHANGE_REASONS, type Change, type ChangeReason, type RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Queryable } from '../database.js';
 
 const entity = z.object({ id: z.string(), version: z.number(), gone: z.boolean() });
 const changeShape = z.object({
-  reason: z.enum(['MEMORIES_ADDED', 'MEMORY_UPDATED', 'MEMORY_DELETED', 'CONTEXT_CREATED', 'CONTEXT_UPDATED', 'CONTEXT_DELETED', 'SESSION_ENDED']),
+  reason: z.enum(CHANGE_REASONS),
   ownerId: z.string(),
   contextId: z.string().nullable(),
   memories: z.array(entity),

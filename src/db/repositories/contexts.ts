@@ -35,11 +35,7 @@ export async function insertContext(
        VALUES ($1, $2, $3, $4, $5, $6, $6)
        ON CONFLICT (owner_id, key) DO NOTHING
        RETURNING ${COLUMNS}
-     ), ${recordChange(
-       changeJson({ reason: 'CONTEXT_CREATED', ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }),
-       'written',
-       '$6',
-     )}
+     ), ${recordContextWritten('CONTEXT_CREATED', '$6')}
      SELECT *, ${RECORDED} FROM written`,
     [context.id, context.ownerId, context.key, context.name, context.description, context.createdAt],
   );
@@ -72,11 +68,7 @@ export async function updateContext(
          updated_at = $5
        WHERE id = $1 AND ($6::int IS NULL OR version = $6)
        RETURNING ${COLUMNS}
-     ), ${recordChange(
-       changeJson({ reason: 'CONTEXT_UPDATED', ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }),
-       'written',
-       '$5',
-     )}
+     ), ${recordContextWritten('CONTEXT_UPDATED', '$5')}
      SELECT *, ${RECORDED} FROM written`,
     [id, changes.name ?? null, changes.description !== undefined, changes.description ?? null, at, expectedVersion],
   );
@@ -123,6 +115,11 @@ async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
     [id, at],
   );
   return rows[0] ? withRecordedChange(rows[0]) : null;
+}
+
+/** The outbox CTE of a statement that inserted or updated one context (CTE `written`) at `at`. */
+function recordContextWritten(reason: 'CONTEXT_CREATED' | 'CONTEXT_UPDATED', at: string): string {
+  return recordChange(changeJson({ reason, ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }), 'written', at);
 }
 
 function asWritten(row: ContextRow & RecordedColumns): { context: ContextRow; recorded: RecordedChange } {
