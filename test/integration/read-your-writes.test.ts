@@ -109,13 +109,18 @@ describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped con
       await a.gql(UPDATE, { id: memoryId, content: 'round 1' }, { token: user.token });
       for (const t of [a, b]) await t.cache.log.flush();
       for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 1');
+      // Either instance may be the one to start the new generation: both hear the log go back.
+      const generations = async () => (await a.metric('recall_cache_generations_total')) + (await b.metric('recall_cache_generations_total'));
+      const generationsBefore = await generations();
       // What a replica promoted behind a proxy would look like: the same generation, an older
       // position, and an older value, with every connection still open.
       const log = a.cache.keys.log;
       await admin.hincrby(log, 'pos', -2);
       await admin.set(a.cache.keys.memory(memoryId), (await admin.get(a.cache.keys.memory(memoryId)))!.replace('round 1', 'round 0'));
       await a.gql(UPDATE, { id: memoryId, content: 'round 2' }, { token: user.token });
-      await expect.poll(() => b.metric('recall_cache_generations_total')).toBeGreaterThan(0);
+      await expect.poll(generations).toBe(generationsBefore + 1);
+      // B heard it on its own connection, and synced again before it used Redis.
+      await expect.poll(() => b.metric('recall_cache_syncs_total')).toBeGreaterThanOrEqual(2);
       for (let i = 0; i < 5; i++) {
         for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 2');
       }
