@@ -118,9 +118,9 @@ describe.runIf(inject('redisUrl'))("Redis's log going back without a dropped con
       await admin.hincrby(log, 'pos', -2);
       await admin.set(a.cache.keys.memory(memoryId), (await admin.get(a.cache.keys.memory(memoryId)))!.replace('round 1', 'round 0'));
       await a.gql(UPDATE, { id: memoryId, content: 'round 2' }, { token: user.token });
-      await expect.poll(generations).toBe(generationsBefore + 1);
+      await expect.poll(generations, { timeout: 10_000 }).toBe(generationsBefore + 1);
       // B heard it on its own connection, and synced again before it used Redis.
-      await expect.poll(() => b.metric('recall_cache_syncs_total')).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => b.metric('recall_cache_syncs_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
       for (let i = 0; i < 5; i++) {
         for (const t of [a, b]) expect((await t.gql(READ, { id: memoryId }, { token: user.token })).data.memory.content).toBe('round 2');
       }
