@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { contextResolvers } from './context.js';
 import { memoryResolvers } from './memory.js';
+import { rateLimitResolvers } from './rate-limit.js';
 import { relevanceResolvers } from './relevance.js';
 import { scalarResolvers } from './scalars.js';
 import { sessionResolvers } from './session.js';
@@ -16,4 +17,5 @@ export const resolvers: Resolvers[] = [
   memoryResolvers,
   relevanceResolvers,
   subscriptionResolvers,
+  rateLimitResolvers,
 ];

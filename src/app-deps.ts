@@ -7,7 +7,8 @@ import type { Database } from './db/database.js';
 import type { Events } from './events/create-events.js';
 import type { IdGenerator } from './ids.js';
 import type { CachedSources } from './loaders/cached-sources.js';
-import type { OperationBudget } from './rate-limit/operation-budget.js';
+import type { FieldLimits } from './admission/field-limits.js';
+import type { RateLimiter } from './rate-limit/rate-limiter.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
 
 /** Long-lived parts shared by every request. */
@@ -24,8 +25,10 @@ export interface AppDeps {
   accessRecorder: AccessRecorder;
   /** Change events: published by writes, followed by subscriptions on every instance. */
   events: Events;
-  /** Operations per caller and window, counted on every request (cache hits too). */
-  budget: OperationBudget;
+  /** Cost points per caller and window (every request spends, cache hits too), and the field limits' counts. */
+  limiter: RateLimiter;
+  /** The @rateLimit of each limited field, as configured. */
+  fieldLimits: FieldLimits;
   /** Who a bearer token belongs to, through the authentication strategies. */
   authenticate: Authenticate;
 }

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { resolvers } from '../resolvers/index.js';
 import { createAdmission } from './admission/admission.js';
+import { guardLimitedFields } from './admission/field-limit-guard.js';
+import { readFieldLimits, type FieldLimitOverride } from './admission/field-limits.js';
 import { createAuthenticator } from './admission/auth-strategy.js';
 import { sessionTokenStrategy } from './admission/session-token-strategy.js';
 import type { AppDeps } from './app-deps.js';
@@ -22,7 +24,7 @@ import { createCachedSources } from './loaders/cached-sources.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
-import { createOperationBudget } from './rate-limit/operation-budget.js';
+import { createRateLimiter } from './rate-limit/rate-limiter.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createContextFactory } from './request-context.js';
 import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
@@ -65,6 +67,17 @@ export function loadTypeDefs(): string[] {
     .map((file) => readFileSync(new URL(file, SCHEMA_DIR), 'utf8'));
 }
 
+/** The settings that replace the SDL's @rateLimit values. */
+function fieldLimitOverrides(config: Config): FieldLimitOverride[] {
+  return [
+    { field: 'Mutation.login', index: 0, value: config.RATE_LIMIT_LOGIN_PER_EMAIL },
+    { field: 'Mutation.login', index: 1, value: config.RATE_LIMIT_LOGIN_PER_ADDRESS },
+    { field: 'Mutation.signUp', index: 0, value: config.RATE_LIMIT_SIGNUP },
+    { field: 'Query.searchMemories', index: 0, value: config.RATE_LIMIT_SEARCH_MEMORIES },
+    { field: 'Mutation.addMemories', index: 0, value: config.RATE_LIMIT_ADD_MEMORIES },
+  ];
+}
+
 /** Builds the GraphQL server and its HTTP front; nothing listens until `server.listen`. */
 export function createApp(options: AppOptions): App {
   const { config, db } = options;
@@ -72,12 +85,27 @@ export function createApp(options: AppOptions): App {
   const logger = options.logger ?? createLogger(config);
   const registry = options.registry ?? new Registry();
   const cache = options.cache ?? createMemoryCache(config, { db, registry, logger, clock });
-  const budget = createOperationBudget({ config, keys: cache.keys, clock, registry, logger });
+  const limiter = createRateLimiter({
+    redisUrl: config.REDIS_URL,
+    redisCommandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    windowMs: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    budgets: { FREE: config.RATE_LIMIT_FREE_PER_WINDOW, PRO: config.RATE_LIMIT_PRO_PER_WINDOW },
+    keys: cache.keys,
+    clock,
+    registry,
+    logger,
+  });
   const events = options.events ?? createEvents({ ...config, REDIS_URL: undefined }, registry, logger, clock);
   const sources = createCachedSources({ config, db, clock, logger, cache });
   const authenticate = createAuthenticator([
     sessionTokenStrategy({ sessions: sources.sessions, db, clock, sessionTtlSeconds: config.SESSION_TTL_SECONDS }),
   ]);
+  const schema = createSchema<GraphQLContext>({
+    typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)),
+    resolvers,
+  });
+  const fieldLimits = readFieldLimits(schema, fieldLimitOverrides(config));
+  guardLimitedFields(schema, fieldLimits, (context) => (context as GraphQLContext).allowances);
   const accessRecorder = createAccessRecorder({ db, clock, logger, flushIntervalMs: config.ACCESS_FLUSH_INTERVAL_MS });
   const deps: AppDeps = {
     config,
@@ -89,20 +117,29 @@ export function createApp(options: AppOptions): App {
     sources,
     accessRecorder,
     events,
-    budget,
+    limiter,
+    fieldLimits,
     authenticate,
   };
-  const admission = createAdmission({ authenticate, budget, log: cache.log, trustProxy: config.TRUST_PROXY, logger });
+  const admission = createAdmission({
+    authenticate,
+    limiter,
+    log: cache.log,
+    schema,
+    fieldLimits,
+    cost: { defaultPageSize: config.DEFAULT_PAGE_SIZE, maxPageSize: config.MAX_PAGE_SIZE },
+    maxOperationCost: config.MAX_OPERATION_COST,
+    maxTokens: config.MAX_QUERY_TOKENS,
+    trustProxy: config.TRUST_PROXY,
+    logger,
+  });
 
   const eventStreams = useEventStreamIds(config.SUBSCRIPTION_KEEPALIVE_MS);
   const yoga = createYoga<ServerContext, RequestContext>({
-    schema: createSchema<GraphQLContext>({
-      typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)),
-      resolvers,
-    }),
+    schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
-    plugins: [...createPlugins(deps, admission, GRAPHQL_ENDPOINT), eventStreams.plugin],
+    plugins: [...createPlugins(deps, admission), eventStreams.plugin],
     graphiql: config.GRAPHIQL ? { title: 'Recall' } : false,
     landingPage: false,
     // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
@@ -125,6 +162,7 @@ export function createApp(options: AppOptions): App {
       accessRecorder,
       endpoint: GRAPHQL_ENDPOINT,
       responseCacheEnabled: config.RESPONSE_CACHE_ENABLED,
+      maxResponseBytes: config.MAX_RESPONSE_BYTES,
       development: config.NODE_ENV === 'development',
       hits: cache.metrics.fastPathHits,
       logger,
@@ -150,7 +188,7 @@ export function createApp(options: AppOptions): App {
     async close() {
       await endSubscriptions();
       await accessRecorder.close();
-      await budget.close();
+      await limiter.close();
     },
   };
 }

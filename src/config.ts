@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseLimitSetting } from './admission/field-limits.js';
 
 /**
  * Every setting Recall reads, parsed once from the environment. This is the only module that
@@ -160,13 +161,46 @@ const events = z.object({
   SUBSCRIPTION_KEEPALIVE_MS: positiveInt.default(12_000),
 });
 
+const limitSetting = z
+  .string()
+  .trim()
+  .refine(
+    (value) => {
+      try {
+        parseLimitSetting(value);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be max/window, e.g. 5/15m (window in s, m, h or d)' },
+  );
+
 const rateLimits = z.object({
   /** Length of the operation-budget window, in seconds. Default: 60. */
   RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
-  /** Operations per window for FREE users and anonymous callers (per address). Default: 100. */
+  /** Cost points per window for FREE users and anonymous callers (per address); a plain operation costs 1. Default: 100. */
   RATE_LIMIT_FREE_PER_WINDOW: positiveInt.default(100),
-  /** Operations per window for PRO users. Default: 1000. */
+  /** Cost points per window for PRO users. Default: 1000. */
   RATE_LIMIT_PRO_PER_WINDOW: positiveInt.default(1_000),
+  /**
+   * Most cost points one operation may have (100 nodes a point; a plain operation costs 1); a
+   * costlier one is refused with 400 before it runs. Default: 50 (5,000 nodes: a page of 100
+   * memories with their history of 20 costs 33).
+   */
+  MAX_OPERATION_COST: positiveInt.default(50),
+  /** Largest response body sent; a larger result is replaced by a RESPONSE_TOO_LARGE error. Default: 16777216 (16 MiB). */
+  MAX_RESPONSE_BYTES: positiveInt.default(16_777_216),
+  /** login attempts per (email, address): max/window. Default: 5/15m. */
+  RATE_LIMIT_LOGIN_PER_EMAIL: limitSetting.optional(),
+  /** login attempts per address, whatever the email: max/window. Default: 20/15m. */
+  RATE_LIMIT_LOGIN_PER_ADDRESS: limitSetting.optional(),
+  /** signUp calls per address: max/window. Default: 5/1h. */
+  RATE_LIMIT_SIGNUP: limitSetting.optional(),
+  /** searchMemories calls per user (or anonymous address): max/window. Default: 30/1m. */
+  RATE_LIMIT_SEARCH_MEMORIES: limitSetting.optional(),
+  /** addMemories calls per user: max/window. Default: 20/1m. */
+  RATE_LIMIT_ADD_MEMORIES: limitSetting.optional(),
 });
 
 const schema = server

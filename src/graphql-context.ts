@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { FieldAllowances } from './admission/field-allowances.js';
 import type { RequestScope } from './request-scope.js';
 
 /** What node:http adds to yoga's context; absent when tests call `yoga.fetch`. */
@@ -11,6 +12,8 @@ export interface ServerContext {
 export interface RequestContext extends RequestScope {
   /** Client address, for the session record. */
   clientIp: string | null;
+  /** The calls of rate-limited fields admission granted; null when the caller is not limited (admins). */
+  allowances: FieldAllowances | null;
   /** The Authorization header it was admitted with (a subscription checks it again for each event). */
   authorization: string | null;
   /** performance.now() when it was admitted. */

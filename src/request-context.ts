@@ -1,5 +1,6 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import { admissionOf } from './admission/admission.js';
+import { createFieldAllowances } from './admission/field-allowances.js';
 import type { AppDeps } from './app-deps.js';
 import type { RequestContext, ServerContext } from './graphql-context.js';
 import { createLoaders } from './loaders/create-loaders.js';
@@ -22,6 +23,8 @@ export function createContextFactory(deps: AppDeps) {
       retrieved: new Set(),
       signal: initial.request.signal,
       clientIp: admitted?.clientIp ?? null,
+      // Without an admission (it cannot happen on a served path) no limited call is allowed.
+      allowances: admitted ? admitted.allowances : createFieldAllowances([], []),
       authorization: initial.request.headers.get('authorization'),
       startedAt: performance.now(),
       cacheableUntil: { at: Infinity },

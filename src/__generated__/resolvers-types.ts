@@ -43,6 +43,14 @@ export type AuthPayload = {
   user?: Maybe<User>;
 };
 
+export type BudgetStatus = {
+  __typename?: 'BudgetStatus';
+  limit: Scalars['Int']['output'];
+  remaining: Scalars['Int']['output'];
+  /** Seconds until the current window turns. */
+  resetSeconds: Scalars['Int']['output'];
+};
+
 /** Who may share a cached response: PRIVATE ones are cached per viewer only. */
 export type CacheControlScope =
   | 'PRIVATE'
@@ -154,6 +162,17 @@ export type EntityRef = {
   typename: Scalars['String']['output'];
 };
 
+export type FieldLimitStatus = {
+  __typename?: 'FieldLimitStatus';
+  /** The field's schema coordinate, e.g. Query.searchMemories. */
+  field: Scalars['String']['output'];
+  max: Scalars['Int']['output'];
+  per: RateLimitPer;
+  /** Calls left in the sliding window. */
+  remaining: Scalars['Int']['output'];
+  windowSeconds: Scalars['Int']['output'];
+};
+
 export type LoginInput = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
@@ -168,6 +187,7 @@ export type LogoutPayload = {
 
 export type Memory = {
   __typename?: 'Memory';
+  /** Up to 8,000 characters: it weighs like an object in the operation's cost. */
   content: Scalars['String']['output'];
   context: Context;
   createdAt: Scalars['DateTime']['output'];
@@ -277,15 +297,20 @@ export type MemorySearchEdge = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  addMemories: AddMemoriesPayload;
+  /** Null, with a RATE_LIMITED error, when the viewer has called it too often (see @rateLimit). */
+  addMemories?: Maybe<AddMemoriesPayload>;
   createContext: ContextPayload;
   /** Deletes the context with all its memories and their history. */
   deleteContext: DeleteContextPayload;
   deleteMemory: DeleteMemoryPayload;
-  login: AuthPayload;
+  /** Null, with a RATE_LIMITED error, when the address has tried too often (see @rateLimit). */
+  login?: Maybe<AuthPayload>;
   /** Ends the session of the bearer token used for this request. */
   logout: LogoutPayload;
-  signUp: AuthPayload;
+  /** Admins only: forgets the counts of one identity's field limit, or all of its counts. */
+  resetRateLimit: ResetRateLimitPayload;
+  /** Null, with a RATE_LIMITED error, when the address has signed up too often (see @rateLimit). */
+  signUp?: Maybe<AuthPayload>;
   updateContext: ContextPayload;
   updateMemory: MemoryPayload;
 };
@@ -313,6 +338,11 @@ export type MutationDeleteMemoryArgs = {
 
 export type MutationLoginArgs = {
   input: LoginInput;
+};
+
+
+export type MutationResetRateLimitArgs = {
+  input: ResetRateLimitInput;
 };
 
 
@@ -359,8 +389,11 @@ export type Query = {
   contexts: ContextConnection;
   /** A memory of the viewer, or null when there is none with this id (or it has expired). */
   memory?: Maybe<Memory>;
-  /** The memories of a context that match the query, best first. */
-  searchMemories: MemorySearchConnection;
+  /**
+   * The memories of a context that match the query, best first. Null, with a RATE_LIMITED error,
+   * when the viewer has searched too often (see @rateLimit).
+   */
+  searchMemories?: Maybe<MemorySearchConnection>;
   /** The authenticated user, or null without a valid bearer token. */
   viewer?: Maybe<User>;
 };
@@ -386,6 +419,20 @@ export type QuerySearchMemoriesArgs = {
   input: SearchMemoriesInput;
 };
 
+/** Whose count a @rateLimit keeps: the caller (their user, or their address when anonymous), or always the address. */
+export type RateLimitPer =
+  | 'ADDRESS'
+  | 'VIEWER';
+
+/** The viewer's operation budget and field limits, as they stand. */
+export type RateLimits = {
+  __typename?: 'RateLimits';
+  /** Cost points per window: a plain operation costs 1 (see the README's Costs and limits). */
+  budget?: Maybe<BudgetStatus>;
+  /** Each rate-limited field counted per caller (limits counted per argument value, such as login's per email, are not listed). */
+  fields: Array<FieldLimitStatus>;
+};
+
 /** How relevant a memory is to a context, for the viewer. */
 export type RelevanceScore = {
   __typename?: 'RelevanceScore';
@@ -396,6 +443,18 @@ export type RelevanceScore = {
   memory: Memory;
   /** From 0 to 1. */
   score: Scalars['Float']['output'];
+};
+
+export type ResetRateLimitInput = {
+  /** A field's schema coordinate (Mutation.login); null resets every field limit and the budget of the identity. */
+  field?: InputMaybe<Scalars['String']['input']>;
+  /** Whose counts: user:<id>, or ip:<address> for an anonymous caller. */
+  identity: Scalars['String']['input'];
+};
+
+export type ResetRateLimitPayload = {
+  __typename?: 'ResetRateLimitPayload';
+  errors: Array<UserError>;
 };
 
 export type Role =
@@ -509,6 +568,8 @@ export type User = {
   email: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   name?: Maybe<Scalars['String']['output']>;
+  /** The viewer's own limits; null on any other user (admins are not limited: their budget is null). */
+  rateLimits?: Maybe<RateLimits>;
   role: Role;
   tier: Tier;
 };
@@ -603,6 +664,7 @@ export type ResolversTypes = ResolversObject<{
   AddMemoriesPayload: ResolverTypeWrapper<Omit<AddMemoriesPayload, 'context' | 'memories'> & { context?: Maybe<ResolversTypes['Context']>, memories: Array<ResolversTypes['Memory']> }>;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'session' | 'user'> & { session?: Maybe<ResolversTypes['Session']>, user?: Maybe<ResolversTypes['User']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  BudgetStatus: ResolverTypeWrapper<BudgetStatus>;
   CacheControlScope: CacheControlScope;
   CacheInvalidation: ResolverTypeWrapper<CacheInvalidationModel>;
   CacheInvalidationFilter: CacheInvalidationFilter;
@@ -617,6 +679,7 @@ export type ResolversTypes = ResolversObject<{
   DeleteMemoryInput: DeleteMemoryInput;
   DeleteMemoryPayload: ResolverTypeWrapper<Omit<DeleteMemoryPayload, 'context' | 'memory'> & { context?: Maybe<ResolversTypes['Context']>, memory?: Maybe<ResolversTypes['Memory']> }>;
   EntityRef: ResolverTypeWrapper<EntityRef>;
+  FieldLimitStatus: ResolverTypeWrapper<FieldLimitStatus>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -637,7 +700,11 @@ export type ResolversTypes = ResolversObject<{
   NewMemoryInput: NewMemoryInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RateLimitPer: RateLimitPer;
+  RateLimits: ResolverTypeWrapper<RateLimits>;
   RelevanceScore: ResolverTypeWrapper<RelevanceScoreModel>;
+  ResetRateLimitInput: ResetRateLimitInput;
+  ResetRateLimitPayload: ResolverTypeWrapper<ResetRateLimitPayload>;
   Role: Role;
   ScoreBreakdown: ResolverTypeWrapper<ScoreBreakdown>;
   ScoreWeights: ResolverTypeWrapper<ScoreWeights>;
@@ -659,6 +726,7 @@ export type ResolversParentTypes = ResolversObject<{
   AddMemoriesPayload: Omit<AddMemoriesPayload, 'context' | 'memories'> & { context?: Maybe<ResolversParentTypes['Context']>, memories: Array<ResolversParentTypes['Memory']> };
   AuthPayload: Omit<AuthPayload, 'session' | 'user'> & { session?: Maybe<ResolversParentTypes['Session']>, user?: Maybe<ResolversParentTypes['User']> };
   Boolean: Scalars['Boolean']['output'];
+  BudgetStatus: BudgetStatus;
   CacheInvalidation: CacheInvalidationModel;
   CacheInvalidationFilter: CacheInvalidationFilter;
   Context: ContextRow;
@@ -672,6 +740,7 @@ export type ResolversParentTypes = ResolversObject<{
   DeleteMemoryInput: DeleteMemoryInput;
   DeleteMemoryPayload: Omit<DeleteMemoryPayload, 'context' | 'memory'> & { context?: Maybe<ResolversParentTypes['Context']>, memory?: Maybe<ResolversParentTypes['Memory']> };
   EntityRef: EntityRef;
+  FieldLimitStatus: FieldLimitStatus;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -690,7 +759,10 @@ export type ResolversParentTypes = ResolversObject<{
   NewMemoryInput: NewMemoryInput;
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
+  RateLimits: RateLimits;
   RelevanceScore: RelevanceScoreModel;
+  ResetRateLimitInput: ResetRateLimitInput;
+  ResetRateLimitPayload: ResetRateLimitPayload;
   ScoreBreakdown: ScoreBreakdown;
   ScoreWeights: ScoreWeights;
   SearchMemoriesInput: SearchMemoriesInput;
@@ -711,6 +783,33 @@ export type CacheControlDirectiveArgs = {
 
 export type CacheControlDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type CostDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type RateLimitDirectiveArgs = {
+  arrayLengthField?: Maybe<Scalars['String']['input']>;
+  identityArgs?: Maybe<Array<Maybe<Scalars['String']['input']>>>;
+  max?: Maybe<Scalars['Int']['input']>;
+  message?: Maybe<Scalars['String']['input']>;
+  per?: Maybe<RateLimitPer>;
+  readOnly?: Maybe<Scalars['Boolean']['input']>;
+  uncountRejected?: Maybe<Scalars['Boolean']['input']>;
+  window?: Maybe<Scalars['String']['input']>;
+};
+
+export type RateLimitDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = RateLimitDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AddMemoriesPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AddMemoriesPayload'] = ResolversParentTypes['AddMemoriesPayload']> = ResolversObject<{
   context?: Resolver<Maybe<ResolversTypes['Context']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -722,6 +821,12 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType>;
   token?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+}>;
+
+export type BudgetStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['BudgetStatus'] = ResolversParentTypes['BudgetStatus']> = ResolversObject<{
+  limit?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  resetSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type CacheInvalidationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheInvalidation'] = ResolversParentTypes['CacheInvalidation']> = ResolversObject<{
@@ -779,6 +884,14 @@ export type DeleteMemoryPayloadResolvers<ContextType = GraphQLContext, ParentTyp
 export type EntityRefResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EntityRef'] = ResolversParentTypes['EntityRef']> = ResolversObject<{
   id?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   typename?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type FieldLimitStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['FieldLimitStatus'] = ResolversParentTypes['FieldLimitStatus']> = ResolversObject<{
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  max?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  per?: Resolver<ResolversTypes['RateLimitPer'], ParentType, ContextType>;
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  windowSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -848,13 +961,14 @@ export type MemorySearchEdgeResolvers<ContextType = GraphQLContext, ParentType e
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
-  addMemories?: Resolver<ResolversTypes['AddMemoriesPayload'], ParentType, ContextType, RequireFields<MutationAddMemoriesArgs, 'input'>>;
+  addMemories?: Resolver<Maybe<ResolversTypes['AddMemoriesPayload']>, ParentType, ContextType, RequireFields<MutationAddMemoriesArgs, 'input'>>;
   createContext?: Resolver<ResolversTypes['ContextPayload'], ParentType, ContextType, RequireFields<MutationCreateContextArgs, 'input'>>;
   deleteContext?: Resolver<ResolversTypes['DeleteContextPayload'], ParentType, ContextType, RequireFields<MutationDeleteContextArgs, 'input'>>;
   deleteMemory?: Resolver<ResolversTypes['DeleteMemoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteMemoryArgs, 'input'>>;
-  login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
+  login?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['LogoutPayload'], ParentType, ContextType>;
-  signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+  resetRateLimit?: Resolver<ResolversTypes['ResetRateLimitPayload'], ParentType, ContextType, RequireFields<MutationResetRateLimitArgs, 'input'>>;
+  signUp?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateContext?: Resolver<ResolversTypes['ContextPayload'], ParentType, ContextType, RequireFields<MutationUpdateContextArgs, 'input'>>;
   updateMemory?: Resolver<ResolversTypes['MemoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemoryArgs, 'input'>>;
 }>;
@@ -870,8 +984,13 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   context?: Resolver<Maybe<ResolversTypes['Context']>, ParentType, ContextType, RequireFields<QueryContextArgs, 'id'>>;
   contexts?: Resolver<ResolversTypes['ContextConnection'], ParentType, ContextType, Partial<QueryContextsArgs>>;
   memory?: Resolver<Maybe<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QueryMemoryArgs, 'id'>>;
-  searchMemories?: Resolver<ResolversTypes['MemorySearchConnection'], ParentType, ContextType, RequireFields<QuerySearchMemoriesArgs, 'input'>>;
+  searchMemories?: Resolver<Maybe<ResolversTypes['MemorySearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchMemoriesArgs, 'input'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+}>;
+
+export type RateLimitsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RateLimits'] = ResolversParentTypes['RateLimits']> = ResolversObject<{
+  budget?: Resolver<Maybe<ResolversTypes['BudgetStatus']>, ParentType, ContextType>;
+  fields?: Resolver<Array<ResolversTypes['FieldLimitStatus']>, ParentType, ContextType>;
 }>;
 
 export type RelevanceScoreResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RelevanceScore'] = ResolversParentTypes['RelevanceScore']> = ResolversObject<{
@@ -881,6 +1000,10 @@ export type RelevanceScoreResolvers<ContextType = GraphQLContext, ParentType ext
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   memory?: Resolver<ResolversTypes['Memory'], ParentType, ContextType>;
   score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
+export type ResetRateLimitPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResetRateLimitPayload'] = ResolversParentTypes['ResetRateLimitPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
 export type ScoreBreakdownResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ScoreBreakdown'] = ResolversParentTypes['ScoreBreakdown']> = ResolversObject<{
@@ -916,6 +1039,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rateLimits?: Resolver<Maybe<ResolversTypes['RateLimits']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
   tier?: Resolver<ResolversTypes['Tier'], ParentType, ContextType>;
 }>;
@@ -929,6 +1053,7 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   AddMemoriesPayload?: AddMemoriesPayloadResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  BudgetStatus?: BudgetStatusResolvers<ContextType>;
   CacheInvalidation?: CacheInvalidationResolvers<ContextType>;
   Context?: ContextResolvers<ContextType>;
   ContextConnection?: ContextConnectionResolvers<ContextType>;
@@ -938,6 +1063,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   DeleteContextPayload?: DeleteContextPayloadResolvers<ContextType>;
   DeleteMemoryPayload?: DeleteMemoryPayloadResolvers<ContextType>;
   EntityRef?: EntityRefResolvers<ContextType>;
+  FieldLimitStatus?: FieldLimitStatusResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   LogoutPayload?: LogoutPayloadResolvers<ContextType>;
   Memory?: MemoryResolvers<ContextType>;
@@ -950,7 +1076,9 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RateLimits?: RateLimitsResolvers<ContextType>;
   RelevanceScore?: RelevanceScoreResolvers<ContextType>;
+  ResetRateLimitPayload?: ResetRateLimitPayloadResolvers<ContextType>;
   ScoreBreakdown?: ScoreBreakdownResolvers<ContextType>;
   ScoreWeights?: ScoreWeightsResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
@@ -961,4 +1089,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = ResolversObject<{
   cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+  cost?: CostDirectiveResolver<any, any, ContextType>;
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
+  rateLimit?: RateLimitDirectiveResolver<any, any, ContextType>;
 }>;

@@ -1,11 +1,17 @@
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { InvalidationLog } from '../cache/invalidation-log.js';
 import type { ReadPosition } from '../cache/store.js';
-import type { BudgetDecision, OperationBudget, Spender } from '../rate-limit/operation-budget.js';
+import type { BudgetDecision, RateLimiter, Spender } from '../rate-limit/rate-limiter.js';
 import type { Viewer } from '../request-scope.js';
 import type { Authenticate } from './auth-strategy.js';
 import { clientIp } from './client-ip.js';
-import { rateLimited, RefusedError, unavailable, type Refusal } from './refusal.js';
+import { createFieldAllowances, type FieldAllowances } from './field-allowances.js';
+import type { FieldLimits } from './field-limits.js';
+import { limitCountsOf } from './limit-counts.js';
+import { operationCost, type CostOptions, type OperationCost } from './operation-cost.js';
+import { createDocumentMemo, type OperationParams } from './operation-document.js';
+import { costTooHigh, fieldRateLimited, rateLimited, RefusedError, unavailable, withBudget, type Refusal } from './refusal.js';
 
 /** What admission needs of a request, from any transport. */
 export interface AdmissionRequest {
@@ -20,6 +26,8 @@ export interface Admitted {
   clientIp: string | null;
   /** Null for callers without a budget (admins). */
   budget: BudgetDecision | null;
+  /** The calls of rate-limited fields it was granted; null for callers without limits (admins). */
+  allowances: FieldAllowances | null;
   read: ReadPosition;
 }
 
@@ -33,21 +41,31 @@ export function spenderOf(viewer: Viewer | null, ip: string | null): Spender | n
 
 export interface AdmissionOptions {
   authenticate: Authenticate;
-  budget: OperationBudget;
+  limiter: RateLimiter;
   log: InvalidationLog;
+  schema: GraphQLSchema;
+  fieldLimits: FieldLimits;
+  cost: CostOptions;
+  /** Points above which an operation is refused before anything runs. */
+  maxOperationCost: number;
+  /** Most tokens parsed in one document. */
+  maxTokens: number;
   trustProxy: boolean;
   logger: Logger;
 }
 
 /**
  * Who calls and what they may spend, decided once for every transport (yoga's pipeline, the
- * cached-hit front, WebSocket operations): authenticate through the strategies, take the client
- * address, spend the budget, refuse. The budget's round trip to Redis also returns the
- * invalidation log's position, which becomes the request's read position, so that a read
- * starting after a write was acknowledged sees it on any instance at no extra cost.
+ * cached-hit front, WebSocket operations): authenticate through the strategies (a refused
+ * credential spends its address's budget), take the client address, cost the operation from
+ * its document and variables, and decide its budget and every rate-limited field's calls in one
+ * atomic step. That step's round trip to Redis also returns the invalidation log's position,
+ * which becomes the request's read position, so that a read starting after a write was
+ * acknowledged sees it on any instance at no extra cost.
  */
 export function createAdmission(options: AdmissionOptions) {
-  const { authenticate, log } = options;
+  const { authenticate, log, limiter } = options;
+  const documents = createDocumentMemo(options.maxTokens);
 
   /** The viewer, or the refusal its credential earns; its cache reads at `read` (by default, this instance's view). */
   async function identify(authorization: string | null, read: ReadPosition = log.position()): Promise<{ viewer: Viewer | null } | { refusal: Refusal }> {
@@ -61,17 +79,39 @@ export function createAdmission(options: AdmissionOptions) {
     }
   }
 
+  /** The cost of an operation; a flat point for one that does not parse (yoga then says why). */
+  function costOf(operation: OperationParams | null): OperationCost {
+    const document = operation?.query ? documents.parse(operation.query) : null;
+    return operationCost(options.schema, document, operation?.operationName, operation?.variables, options.fieldLimits, options.cost);
+  }
+
+  /** A refused credential costs its address one point, so that guessing tokens is limited like anything else. */
+  async function refuseCredential(refusal: Refusal, ip: string | null): Promise<Refusal> {
+    if (refusal.status !== 401) return refusal;
+    const spent = await limiter.spend({ spender: { ip: ip ?? 'unknown' }, points: 1, calls: [], refuseWhenAllRefused: false });
+    if (!spent.decision) return refusal;
+    return spent.decision.allowed ? withBudget(refusal, spent.decision) : rateLimited(spent.decision);
+  }
+
   return {
     identify,
-    async admit(request: AdmissionRequest): Promise<Admission> {
+    async admit(request: AdmissionRequest, operation: OperationParams | null): Promise<Admission> {
       const ip = clientIp(options.trustProxy, request.forwardedFor, request.socketAddress);
       // The session is looked up before the position is known: at what this instance has applied.
       const provisional = log.position();
       const first = await identify(request.authorization, { ...provisional, exact: true });
-      if ('refusal' in first) return { refusal: first.refusal };
-      const spent = await options.budget.spend(spenderOf(first.viewer, ip));
-      const read = spent.log ? log.observe(spent.log.generation, spent.log.position) : log.position();
+      if ('refusal' in first) return { refusal: await refuseCredential(first.refusal, ip) };
+
+      const cost = costOf(operation);
+      if (cost.points > options.maxOperationCost) return { refusal: costTooHigh(cost.points, options.maxOperationCost) };
+      const spender = spenderOf(first.viewer, ip);
+      const calls = spender === null ? [] : limitCountsOf(cost.limitedCalls, first.viewer, ip);
+      const spent = await limiter.spend({ spender, points: cost.points, calls, refuseWhenAllRefused: cost.onlyLimitedRoots });
       if (spent.decision && !spent.decision.allowed) return { refusal: rateLimited(spent.decision) };
+      const allowances = spender === null ? null : createFieldAllowances(cost.limitedCalls, spent.grants);
+      if (spent.refusedByLimits) return { refusal: fieldRateLimited(allowances!.firstRefusal()!, spent.decision) };
+
+      const read = spent.log ? log.observe(spent.log.generation, spent.log.position) : log.position();
       let { viewer } = first;
       if (viewer && !(read.exact && read.gen === provisional.gen && read.pos <= provisional.pos)) {
         // An invalidation this instance had not applied (a logout elsewhere) may concern the
@@ -80,7 +120,7 @@ export function createAdmission(options: AdmissionOptions) {
         if ('refusal' in again) return { refusal: again.refusal };
         viewer = again.viewer;
       }
-      return { admitted: { viewer, clientIp: ip, budget: spent.decision, read } };
+      return { admitted: { viewer, clientIp: ip, budget: spent.decision, allowances, read } };
     },
   };
 }

@@ -1,4 +1,5 @@
-import type { BudgetDecision } from '../rate-limit/operation-budget.js';
+import type { BudgetDecision } from '../rate-limit/rate-limiter.js';
+import type { FieldRefusal } from './field-allowances.js';
 
 /**
  * Why a request is not let in, whatever the transport. The reply module turns it into an HTTP
@@ -6,8 +7,15 @@ import type { BudgetDecision } from '../rate-limit/operation-budget.js';
  * error: one refusal, the same words everywhere.
  */
 export interface Refusal {
-  status: 401 | 411 | 413 | 429 | 500;
-  code: 'UNAUTHENTICATED' | 'LENGTH_REQUIRED' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
+  status: 400 | 401 | 411 | 413 | 429 | 500;
+  code:
+    | 'UNAUTHENTICATED'
+    | 'LENGTH_REQUIRED'
+    | 'PAYLOAD_TOO_LARGE'
+    | 'RATE_LIMITED'
+    | 'COST_ESTIMATED_TOO_EXPENSIVE'
+    | 'RESPONSE_TOO_LARGE'
+    | 'INTERNAL_SERVER_ERROR';
   message: string;
   /** HTTP headers that go with it (WWW-Authenticate, Retry-After, RateLimit-*). */
   headers: Record<string, string>;
@@ -38,14 +46,51 @@ export function budgetHeaders(decision: BudgetDecision): Record<string, string> 
   };
 }
 
+/** What `extensions.cost` tells the client: the points asked for and the budget left after them. */
+export function costExtension(decision: BudgetDecision): { cost: { requested: number; remaining: number; limit: number; resetSeconds: number } } {
+  return { cost: { requested: decision.cost, remaining: decision.remaining, limit: decision.limit, resetSeconds: decision.resetSeconds } };
+}
+
+/** A refusal that also says what the caller's budget holds (a refused credential spends a point). */
+export function withBudget(refusal: Refusal, decision: BudgetDecision): Refusal {
+  return { ...refusal, headers: { ...refusal.headers, ...budgetHeaders(decision) } };
+}
+
 /** A spent budget: Retry-After in seconds, and the code and delay clients can branch on. */
 export function rateLimited(decision: BudgetDecision): Refusal {
   return {
     status: 429,
     code: 'RATE_LIMITED',
-    message: `Rate limit reached: ${decision.limit} operations per window. Retry in ${decision.resetSeconds} s.`,
+    message: `Rate limit reached: the operation costs ${decision.cost} points and ${decision.remaining} of ${decision.limit} are left in this window. Retry in ${decision.resetSeconds} s.`,
     headers: { 'Retry-After': String(decision.resetSeconds), ...budgetHeaders(decision) },
-    extensions: { retryAfter: decision.resetSeconds },
+    extensions: { retryAfter: decision.resetSeconds, ...costExtension(decision) },
+  };
+}
+
+/** The message of a refused call of a rate-limited field: the SDL's own, or one naming the field and the wait. */
+export function fieldRefusalMessage(refusal: FieldRefusal): string {
+  return refusal.limit.message ?? `Rate limit reached for ${refusal.limit.field}: retry in ${refusal.retryAfterSeconds} s.`;
+}
+
+/** An operation all of whose calls a field limit refused: 429 like a spent budget (nothing of it was run or spent). */
+export function fieldRateLimited(refusal: FieldRefusal, budget: BudgetDecision | null): Refusal {
+  return {
+    status: 429,
+    code: 'RATE_LIMITED',
+    message: fieldRefusalMessage(refusal),
+    headers: { 'Retry-After': String(refusal.retryAfterSeconds), ...(budget ? budgetHeaders(budget) : {}) },
+    extensions: { retryAfter: refusal.retryAfterSeconds, field: refusal.limit.field },
+  };
+}
+
+/** An operation whose cost, known before it runs, is over MAX_OPERATION_COST: 400, spending nothing. */
+export function costTooHigh(points: number, maxPoints: number): Refusal {
+  return {
+    status: 400,
+    code: 'COST_ESTIMATED_TOO_EXPENSIVE',
+    message: `The operation may cost ${points} points; the limit is ${maxPoints} (MAX_OPERATION_COST). Ask for smaller pages (first) or fewer nested lists.`,
+    headers: {},
+    extensions: { cost: { requested: points, limit: maxPoints } },
   };
 }
 
@@ -64,6 +109,17 @@ export function payloadTooLarge(declaredBytes: number, maxBodyBytes: number): Re
     status: 413,
     code: 'PAYLOAD_TOO_LARGE',
     message: `The request body is ${declaredBytes} bytes; the limit is ${maxBodyBytes} (MAX_BODY_BYTES).`,
+    headers: {},
+    extensions: {},
+  };
+}
+
+/** A result larger than MAX_RESPONSE_BYTES: replaced by this error rather than sent. */
+export function responseTooLarge(bytes: number, maxBytes: number): Refusal {
+  return {
+    status: 400,
+    code: 'RESPONSE_TOO_LARGE',
+    message: `The response is ${bytes} bytes; the limit is ${maxBytes} (MAX_RESPONSE_BYTES). Ask for fewer items (first) or fewer fields.`,
     headers: {},
     extensions: {},
   };

@@ -17,9 +17,10 @@ export function createCacheKeys(prefix: string) {
     user: (id: string) => `${prefix}user:${id}`,
     context: (id: string) => `${prefix}context:${id}`,
     apiKey: (hash: string) => `${prefix}apikey:${hash}`,
-    rate: (identity: string, field: string) => `${prefix}rate:${identity}:${field}`,
+    /** The sliding log of one field limit's calls by a caller; the caller's hash tag keeps them in its budget's Cluster slot. */
+    rate: (identity: string, limit: string) => `${prefix}rate:{${identity}}:${limit}`,
     /** One fixed window of a caller's operation budget; one hash tag per caller keeps its windows in one Cluster slot. */
-    budget: (identity: string, window: number) => `${prefix}budget:{${identity}}:${window}`,
+    budget: (identity: string, window: number | '') => `${prefix}budget:{${identity}}:${window}`,
     /** The short lock one instance takes to compute a missing value that others then read. */
     lease: (key: string) => `${prefix}lease:${key.slice(prefix.length)}`,
     /** The log position of the latest invalidation of a cached entity: values read before it are not stored. */

@@ -3,6 +3,7 @@ import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
+import { responseTooLarge } from '../admission/refusal.js';
 import type { ResponseStore } from '../cache/response-store.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { logRequest } from './access-log.js';
@@ -12,10 +13,12 @@ import {
   jsonMediaType,
   matchesIfNoneMatch,
   refusalReply,
+  replyExtensions,
   responseCacheKey,
   resultBody,
   resultHeaders,
   showsCacheDebug,
+  withExtensions,
 } from './reply.js';
 import type { RequestListener } from './server.js';
 
@@ -34,6 +37,8 @@ export interface CachedHitFrontOptions {
   /** The GraphQL endpoint, e.g. /graphql. */
   endpoint: string;
   responseCacheEnabled: boolean;
+  /** Largest body sent; a larger result is replaced by a RESPONSE_TOO_LARGE error. */
+  maxResponseBytes: number;
   /** Development mode: the cache metadata is shown to everyone. */
   development: boolean;
   /** Counts the hits answered here, by status (200 or 304). */
@@ -75,11 +80,17 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const mediaType = jsonMediaType(req.headers.accept);
     const source = mediaType === null ? null : await readSource(req, endpoint);
     if (source === null || !options.responseCacheEnabled) return fallback(req, res);
-    const admission = await options.admission.admit({
-      authorization: req.headers.authorization ?? null,
-      forwardedFor: header(req, 'x-forwarded-for'),
-      socketAddress: req.socket.remoteAddress,
-    });
+    // What it does not recognise (persisted queries, invalid JSON) is yoga's to admit and answer.
+    const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
+    if (!operation) return fallback(req, res);
+    const admission = await options.admission.admit(
+      {
+        authorization: req.headers.authorization ?? null,
+        forwardedFor: header(req, 'x-forwarded-for'),
+        socketAddress: req.socket.remoteAddress,
+      },
+      { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName },
+    );
     if (admission.refusal) {
       const reply = refusalReply(admission.refusal, req.headers.accept);
       return send(res, reply.status, reply.headers, reply.body, startedAt, undefined);
@@ -97,8 +108,6 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const memo = `${viewer.user.id}\n${source}`;
     let known = keys.get(memo);
     if (!known) {
-      const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
-      if (!operation) return toYoga();
       known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName ?? undefined };
       if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
     }
@@ -120,7 +129,14 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       isAdmin: viewer.user.role === 'ADMIN',
       debugHeader: header(req, CACHE_DEBUG_HEADER),
     });
-    const body = debug ? resultBody(hit.result, cacheDebugExtension(true, hit.maxAgeSeconds)) : encodedBody(hit.result);
+    const extensions = replyExtensions(admitted.budget);
+    const body = debug
+      ? resultBody(hit.result, { ...extensions, ...cacheDebugExtension(true, hit.maxAgeSeconds) })
+      : withExtensions(encodedBody(hit.result), extensions);
+    if (body.length > options.maxResponseBytes) {
+      const reply = refusalReply(responseTooLarge(Buffer.byteLength(body), options.maxResponseBytes), req.headers.accept);
+      return send(res, reply.status, reply.headers, reply.body, startedAt, known.operationName);
+    }
     headers['Content-Type'] = `${mediaType}; charset=utf-8`;
     send(res, 200, headers, body, startedAt, known.operationName);
   }

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { budgetHeaders, type Refusal } from '../admission/refusal.js';
-import type { BudgetDecision } from '../rate-limit/operation-budget.js';
+import { budgetHeaders, costExtension, type Refusal } from '../admission/refusal.js';
+import type { BudgetDecision } from '../rate-limit/rate-limiter.js';
 
 /**
  * How a GraphQL result becomes an HTTP reply: the response-cache key, the ETag, Cache-Control,
@@ -106,6 +106,15 @@ export function resultBody(result: ExecutionResult, extensions?: Record<string, 
   return JSON.stringify({ data: result.data, ...(extensions ? { extensions } : {}) });
 }
 
+/** A body `resultBody` wrote without extensions, with `extensions` added: the data's bytes are not written again. */
+export function withExtensions(body: Buffer, extensions: Record<string, unknown>): Buffer {
+  if (Object.keys(extensions).length === 0) return body;
+  return Buffer.concat([body.subarray(0, body.length - 1), Buffer.from(`,"extensions":${JSON.stringify(extensions)}}`)]);
+}
+
+/** What every counted result's `extensions` carries: its cost, and the budget left (see `costExtension`). */
+export const replyExtensions = (budget: BudgetDecision | null): Record<string, unknown> => (budget ? costExtension(budget) : {});
+
 /** A refusal over HTTP: its status and headers, and the GraphQL error as the body, in the accepted media type. */
 export function refusalReply(refusal: Refusal, accept: string | null | undefined): { status: number; headers: Record<string, string>; body: string } {
   return {
@@ -115,7 +124,12 @@ export function refusalReply(refusal: Refusal, accept: string | null | undefined
   };
 }
 
-/** A refusal as the GraphQL error a WebSocket operation ends with: the same message and extensions. */
-export function refusalError(refusal: Refusal): GraphQLError {
-  return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } });
+/**
+ * A refusal as a GraphQL error: what a WebSocket operation ends with, and, `overHttp`, what yoga
+ * answers with (its status and headers ride in `extensions.http`, which yoga applies and never
+ * shows): the same message and extensions as `refusalReply`'s body.
+ */
+export function refusalError(refusal: Refusal, options: { overHttp?: boolean } = {}): GraphQLError {
+  const http = options.overHttp ? { http: { status: refusal.status, headers: refusal.headers } } : {};
+  return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions, ...http } });
 }

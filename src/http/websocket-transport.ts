@@ -54,11 +54,14 @@ export function serveGraphQLOverWebSocket(
       async onSubscribe(ctx, _id, payload) {
         const upgrade = ctx.extra.request;
         const forwardedFor = upgrade.headers['x-forwarded-for'];
-        const admission = await options.admission.admit({
-          authorization: ctx.extra.authorization ?? null,
-          forwardedFor: Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? null),
-          socketAddress: upgrade.socket.remoteAddress,
-        });
+        const admission = await options.admission.admit(
+          {
+            authorization: ctx.extra.authorization ?? null,
+            forwardedFor: Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? null),
+            socketAddress: upgrade.socket.remoteAddress,
+          },
+          payload,
+        );
         if (admission.refusal) return [refusalError(admission.refusal)];
         // yoga's parameter phase, where the NUL guard looks at variables over HTTP, does not run here.
         if (containsNul(payload.variables)) return [nulRefusal()];

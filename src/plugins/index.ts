@@ -22,12 +22,12 @@ const asValidationError = {
 };
 
 /** Plugins in the order they run: admission, then cheap refusals of abusive documents, then the response cache. */
-export function createPlugins(deps: AppDeps, admission: AdmissionControl, endpoint: string): Plugin[] {
+export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
-    useAdmission({ admission, endpoint }),
+    useAdmission({ admission }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
@@ -40,6 +40,6 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl, endpoi
       metrics: deps.cache.metrics,
       clock: deps.clock,
     }),
-    useReply({ development: config.NODE_ENV === 'development' }),
+    useReply({ development: config.NODE_ENV === 'development', maxResponseBytes: config.MAX_RESPONSE_BYTES }),
   ] as Plugin[];
 }

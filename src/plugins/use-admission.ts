@@ -1,41 +1,38 @@
 import type { Plugin } from 'graphql-yoga';
 import { admissionOf, rememberAdmission, type AdmissionControl } from '../admission/admission.js';
 import type { ServerContext } from '../graphql-context.js';
-import { refusalReply } from '../http/reply.js';
+import { refusalError } from '../http/reply.js';
 
 export interface AdmissionPluginOptions {
   admission: AdmissionControl;
-  /** Only requests to this path are operations. */
-  endpoint: string;
 }
 
 /**
- * Admits every GraphQL request before anything else looks at it, the response cache included:
- * a bad token or a spent budget is refused at once, so it can never be served a cached response,
- * nor a 304. Requests the cached-hit front has already admitted keep that admission.
+ * Admits every GraphQL operation as soon as its parameters are known, before anything else
+ * looks at it, the response cache included: a bad token, a spent budget or a cost over the limit
+ * is refused at once, so it can never be served a cached response, nor a 304. Requests the
+ * cached-hit front has already admitted keep that admission.
  */
-export function useAdmission({ admission, endpoint }: AdmissionPluginOptions): Plugin {
+export function useAdmission({ admission }: AdmissionPluginOptions): Plugin {
   return {
-    async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+    onRequest({ request, serverContext }) {
       const req = (serverContext as ServerContext).req;
       const already = req && admissionOf(req);
-      if (already) {
-        rememberAdmission(request, already);
-        return;
-      }
-      // GraphiQL's page and other plain GETs are not operations.
-      if (url.pathname !== endpoint || (request.method === 'GET' && !url.searchParams.has('query'))) return;
-      const result = await admission.admit({
-        authorization: request.headers.get('authorization'),
-        forwardedFor: request.headers.get('x-forwarded-for'),
-        socketAddress: req?.socket.remoteAddress,
-      });
-      if (result.refusal) {
-        const reply = refusalReply(result.refusal, request.headers.get('accept'));
-        endResponse(new fetchAPI.Response(reply.body, { status: reply.status, headers: reply.headers }));
-        return;
-      }
-      rememberAdmission(request, result.admitted);
+      if (already) rememberAdmission(request, already);
+    },
+    async onParams({ params, request, context, setResult }) {
+      if (admissionOf(request)) return;
+      const req = (context as ServerContext).req;
+      const result = await admission.admit(
+        {
+          authorization: request.headers.get('authorization'),
+          forwardedFor: request.headers.get('x-forwarded-for'),
+          socketAddress: req?.socket.remoteAddress,
+        },
+        params,
+      );
+      if (result.refusal) setResult({ errors: [refusalError(result.refusal, { overHttp: true })] });
+      else rememberAdmission(request, result.admitted);
     },
   };
 }

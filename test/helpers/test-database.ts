@@ -57,6 +57,12 @@ export async function createTestDatabase(backend: Backend, env: Record<string, s
     // Tests send far more than a user's budget; the budget's own tests set it low.
     RATE_LIMIT_FREE_PER_WINDOW: '1000000',
     RATE_LIMIT_PRO_PER_WINDOW: '1000000',
+    // Tests sign many users up and in from one address; the limits' own tests set these low.
+    RATE_LIMIT_SIGNUP: '1000000/1h',
+    RATE_LIMIT_LOGIN_PER_EMAIL: '1000000/15m',
+    RATE_LIMIT_LOGIN_PER_ADDRESS: '1000000/15m',
+    RATE_LIMIT_SEARCH_MEMORIES: '1000000/1m',
+    RATE_LIMIT_ADD_MEMORIES: '1000000/1m',
     ...env,
   });
   const statements: string[] = [];

@@ -60,14 +60,17 @@ describe.each(modes)('one admission for every transport ($name)', ({ backend, re
     }
   });
 
-  it('refuses a bad token identically over yoga and the cached-hit front, before any budget', async () => {
+  it('refuses a bad token identically over yoga and the cached-hit front, each spending a point of the address', async () => {
     const forged = `rcs_${'A'.repeat(43)}`;
     for (const accept of ['application/json', 'application/graphql-response+json']) {
       const [viaYoga, viaFront] = await both(forged, accept);
       const expected = await reply(viaYoga!);
       expect(expected).toMatchObject({ status: 401, headers: { 'www-authenticate': 'Bearer', 'content-type': `${accept}; charset=utf-8` } });
       expect(JSON.parse(expected.body).errors[0].extensions.code).toBe('UNAUTHENTICATED');
-      expect(await reply(viaFront!)).toEqual(expected);
+      // yoga.fetch has no socket, so its address differs from the front's: each has its own count.
+      const remaining = { 'ratelimit-remaining': expect.stringMatching(/^[0-2]$/) };
+      expect(expected.headers).toMatchObject(remaining);
+      expect(await reply(viaFront!)).toEqual({ ...expected, headers: { ...expected.headers, ...remaining } });
     }
   });
 });

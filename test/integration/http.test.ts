@@ -31,7 +31,7 @@ describe.each(backends())('HTTP surface on %s', (backend) => {
   it('answers a query over HTTP', async () => {
     const response = await post(JSON.stringify({ query: '{ viewer { id } }' }));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ data: { viewer: null } });
+    expect(await response.json()).toMatchObject({ data: { viewer: null }, extensions: { cost: { requested: 1 } } });
   });
 
   it('refuses a body over MAX_BODY_BYTES with 413 before reading it', async () => {
@@ -57,7 +57,8 @@ describe.each(backends())('HTTP surface on %s', (backend) => {
   });
 
   it('refuses documents nested deeper than MAX_QUERY_DEPTH', async () => {
-    const deep = '{ contexts { edges { node { memories { edges { node { context { memories { edges { node { id } } } } } } } } } } }';
+    // Through fields that are not lists, so that its cost stays low and its depth is what is refused.
+    const deep = '{ memory(id: "x") { relevance(contextId: "y") { memory { relevance(contextId: "y") { memory { relevance(contextId: "y") { memory { relevance(contextId: "y") { memory { relevance(contextId: "y") { memory { relevance(contextId: "y") { memory { id } } } } } } } } } } } } } }';
     const response = await post(JSON.stringify({ query: deep }));
     expect(response.status).toBe(400);
     expect((await response.json()).errors[0].message).toMatch(/depth/i);

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { CacheKeys } from '../cache/keys.js';
+import { createRedisClient, unlinkUnder } from '../cache/redis-client.js';
+import type { Clock } from '../clock.js';
+import type { Tier } from '../domain/enums.js';
+import { createMemoryLimitStore } from './memory-limit-store.js';
+import { windowPosition } from './sliding-window.js';
+
+const SPEND = readFileSync(new URL('./scripts/spend-n.lua', import.meta.url), 'utf8');
+
+/** Who spends the budget: a user with their tier, or an anonymous caller by address. */
+export type Spender = { userId: string; tier: Tier } | { ip: string };
+
+/** The budget's answer for one operation, in cost points. */
+export interface BudgetDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Points the operation costs (it spent them when allowed). */
+  cost: number;
+  /** Seconds until the budget has room again (when refused) or the window turns. */
+  resetSeconds: number;
+}
+
+/** The invalidation log as Redis had it when the limits were decided (see cache/invalidation-log.ts). */
+export interface LogSeen {
+  generation: string;
+  position: number;
+}
+
+/** One field limit a group of calls counts against: whose count (`user:<id>`, `ip:<address>`), which limit, its size and window. */
+export interface LimitCount {
+  identity: string;
+  /** The limit and, when it has identity arguments, their values' hash: `Mutation.login:0:<hash>`. */
+  name: string;
+  max: number;
+  windowMs: number;
+}
+
+/** A field limit's count in a store: its key, size and window. */
+export interface LimitKey {
+  key: string;
+  max: number;
+  windowMs: number;
+}
+
+/** Calls of one rate-limited field that share counts, and the limits they count against. */
+export interface CallsWanted {
+  count: number;
+  limits: LimitCount[];
+}
+
+export interface Grant {
+  granted: number;
+  /** Seconds until a refused call would have room (0 when every call was granted). */
+  retryAfterSeconds: number;
+}
+
+export interface SpendRequest {
+  /** Null: no budget (admins, who also skip field limits). */
+  spender: Spender | null;
+  points: number;
+  calls: CallsWanted[];
+  /** When every call is refused, refuse the operation and spend nothing (nothing of it would run). */
+  refuseWhenAllRefused: boolean;
+}
+
+export interface Spent {
+  /** Null for callers without a budget (admins). */
+  decision: BudgetDecision | null;
+  /** Per group of calls, in the order asked. */
+  grants: Grant[];
+  /** Every call was refused, and the request asked for that to refuse the operation: nothing was spent. */
+  refusedByLimits: boolean;
+  /** Null without Redis, or when Redis did not answer. */
+  log: LogSeen | null;
+}
+
+/** What a store decides: the script's answer, in TypeScript. */
+export interface LimitDecision {
+  budgetAllowed: boolean;
+  used: number;
+  log: LogSeen | null;
+  refusedByLimits: boolean;
+  grants: Array<{ granted: number; waitMs: number }>;
+}
+
+/** What a store is asked: the budget's keys and numbers, the field limits, and the groups of calls. */
+export interface LimitQuery {
+  budgetKeys: [current: string, previous: string];
+  budgetLimit: number;
+  budgetWindowMs: number;
+  previousWeight: number;
+  points: number;
+  nowMs: number;
+  /** Unique to this operation: names the calls it adds to the sliding logs. */
+  operationId: string;
+  refuseWhenAllRefused: boolean;
+  limits: LimitKey[];
+  /** Per group: calls wanted and the indexes of its limits in `limits`. */
+  groups: Array<{ count: number; limits: number[] }>;
+}
+
+export interface LimitStore {
+  decide(query: LimitQuery): Promise<LimitDecision>;
+  /** Calls counted now under each key (for `viewer.rateLimits`), and the budget used. */
+  peek(budgetKeys: [string, string], previousWeight: number, limits: LimitKey[], nowMs: number): Promise<{ used: number; counts: number[] }>;
+  /** Forgets every count under a key prefix. */
+  reset(prefix: string): Promise<void>;
+}
+
+/** Exact across instances: one atomic script call per operation, which also reads the log. */
+export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStore {
+  client.defineCommand('spendLimits', { lua: SPEND });
+  const spend = (client as unknown as { spendLimits(numberOfKeys: number, ...args: Array<string | number>): Promise<Array<string | number>> }).spendLimits.bind(client);
+  return {
+    async decide(query) {
+      const args: Array<string | number> = [
+        query.budgetKeys[0],
+        query.budgetKeys[1],
+        keys.log,
+        ...query.limits.map((limit) => limit.key),
+        query.budgetLimit,
+        query.budgetWindowMs,
+        query.previousWeight,
+        query.points,
+        query.nowMs,
+        query.operationId,
+        query.refuseWhenAllRefused ? 1 : 0,
+        query.limits.length,
+        ...query.limits.flatMap((limit) => [limit.max, limit.windowMs]),
+        query.groups.length,
+        ...query.groups.flatMap((group) => [group.count, group.limits.length, ...group.limits.map((index) => index + 1)]),
+      ];
+      const reply = await spend(3 + query.limits.length, ...args);
+      const grants = [];
+      for (let at = 5; at < reply.length; at += 2) grants.push({ granted: Number(reply[at]), waitMs: Number(reply[at + 1]) });
+      return {
+        budgetAllowed: Number(reply[0]) === 1,
+        used: Number(reply[1]),
+        log: { generation: String(reply[2]), position: Number(reply[3]) },
+        refusedByLimits: Number(reply[4]) === 1,
+        grants,
+      };
+    },
+    async peek(budgetKeys, previousWeight, limits, nowMs) {
+      const pipeline = client.pipeline().mget(budgetKeys[0], budgetKeys[1]);
+      for (const limit of limits) pipeline.zcount(limit.key, `(${nowMs - limit.windowMs}`, '+inf');
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([error]) => error);
+      if (failed) throw failed[0];
+      const [current, previous] = (replies[0]![1] as Array<string | null>).map(Number);
+      return {
+        used: Math.floor((previous ?? 0) * previousWeight) + (current ?? 0),
+        counts: replies.slice(1).map(([, count]) => Number(count)),
+      };
+    },
+    async reset(prefix) {
+      await unlinkUnder(client, prefix);
+    },
+  };
+}
+
+export interface RateLimiterOptions {
+  redisUrl: string | undefined;
+  redisCommandTimeoutMs: number;
+  /** Length of the budget's sliding window, in ms. */
+  windowMs: number;
+  /** Budget points per window, by tier (anonymous callers have FREE's, per address). */
+  budgets: Record<Tier, number>;
+  /** Most counts kept in process (the whole store without Redis, the fallback with it). */
+  maxLocalKeys?: number;
+  keys: CacheKeys;
+  clock: Clock;
+  registry: Registry;
+  logger: Logger;
+}
+
+/** The budget's key identity of a spender. */
+export const spenderIdentity = (spender: Spender): string => ('userId' in spender ? `user:${spender.userId}` : `ip:${spender.ip}`);
+
+/**
+ * The operation budget per tier (spent in cost points) and the field limits, decided together in
+ * one atomic step. With Redis the counts are shared by every instance; when Redis fails, this
+ * instance's own counts take over, so limits still hold per instance (fail open, within bounds).
+ */
+export function createRateLimiter(options: RateLimiterOptions) {
+  const { clock, windowMs, keys } = options;
+  const local = createMemoryLimitStore({ maxKeys: options.maxLocalKeys ?? 100_000 });
+  const redis = options.redisUrl
+    ? createRedisClient({
+        url: options.redisUrl,
+        name: 'limits',
+        commandTimeoutMs: options.redisCommandTimeoutMs,
+        // Every request's first command: batched per event-loop turn under concurrency.
+        autoPipelining: true,
+        logger: options.logger.child({ component: 'limits' }),
+      })
+    : null;
+  const shared = redis ? createRedisLimitStore(redis, keys) : null;
+  const rejected = new Counter({
+    name: 'recall_rate_limit_rejections_total',
+    help: 'Operations and field calls refused by a rate limit, by limit (the budget of a tier, or a field).',
+    labelNames: ['limit'] as const,
+    registers: [options.registry],
+  });
+
+  async function withFallback<T>(what: string, use: (store: LimitStore) => Promise<T>): Promise<T> {
+    if (!shared) return use(local);
+    try {
+      return await use(shared);
+    } catch (error) {
+      options.logger.debug({ err: error }, `rate limits: Redis failed to ${what}; counting in this process`);
+      return use(local);
+    }
+  }
+
+  const budgetKeysOf = (identity: string, index: number): [string, string] => [keys.budget(identity, index), keys.budget(identity, index - 1)];
+  const keyOf = (count: LimitCount): LimitKey => ({ key: keys.rate(count.identity, count.name), max: count.max, windowMs: count.windowMs });
+
+  return {
+    async spend(request: SpendRequest): Promise<Spent> {
+      const { spender } = request;
+      const tier: Tier = spender && 'tier' in spender ? spender.tier : 'FREE';
+      const identity = spender === null ? 'unlimited' : spenderIdentity(spender);
+      const limit = spender === null ? 0 : options.budgets[tier];
+      const now = clock.now().getTime();
+      const { index, previousWeight, endsAt } = windowPosition(now, windowMs);
+      const limits: LimitKey[] = [];
+      const positions = new Map<string, number>();
+      const groups = request.calls.map((call) => ({
+        count: call.count,
+        limits: call.limits.map((count) => {
+          const key = keyOf(count);
+          let at = positions.get(key.key);
+          if (at === undefined) {
+            at = limits.push(key) - 1;
+            positions.set(key.key, at);
+          }
+          return at;
+        }),
+      }));
+      const decided = await withFallback('decide', (store) =>
+        store.decide({
+          budgetKeys: budgetKeysOf(identity, index),
+          budgetLimit: limit,
+          budgetWindowMs: windowMs,
+          previousWeight,
+          points: request.points,
+          nowMs: now,
+          operationId: randomUUID(),
+          refuseWhenAllRefused: request.refuseWhenAllRefused,
+          limits,
+          groups,
+        }),
+      );
+      const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
+      if (!decided.budgetAllowed) rejected.inc({ limit: `budget:${tier}` });
+      else if (decided.refusedByLimits) rejected.inc({ limit: 'fields' });
+      const decision =
+        spender === null
+          ? null
+          : {
+              allowed: decided.budgetAllowed,
+              limit,
+              remaining: Math.max(0, limit - decided.used),
+              cost: request.points,
+              resetSeconds: Math.max(1, Math.ceil((endsAt - now) / 1000)),
+            };
+      return { decision, grants, refusedByLimits: decided.refusedByLimits, log: decided.log };
+    },
+
+    /** The budget left to a spender, and the calls counted under each of its limit keys (read only). */
+    async peek(spender: Spender, limits: LimitCount[]): Promise<{ remaining: number; limit: number; resetSeconds: number; counts: number[] }> {
+      const tier: Tier = 'tier' in spender ? spender.tier : 'FREE';
+      const now = clock.now().getTime();
+      const { index, previousWeight, endsAt } = windowPosition(now, windowMs);
+      const seen = await withFallback('peek', (store) => store.peek(budgetKeysOf(spenderIdentity(spender), index), previousWeight, limits.map(keyOf), now));
+      const limit = options.budgets[tier];
+      return { remaining: Math.max(0, limit - seen.used), limit, resetSeconds: Math.max(1, Math.ceil((endsAt - now) / 1000)), counts: seen.counts };
+    },
+
+    /** Forgets the counts of one identity's field (every identity-argument value of it), or, with `field` null, all its counts and its budget. */
+    async reset(identity: string, field: string | null): Promise<void> {
+      const prefixes = field === null ? [keys.rate(identity, ''), keys.budget(identity, '')] : [keys.rate(identity, `${field}:`)];
+      for (const prefix of prefixes) await Promise.all([local.reset(prefix), shared?.reset(prefix)]);
+    },
+
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
