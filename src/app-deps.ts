@@ -8,6 +8,7 @@ import type { Events } from './events/create-events.js';
 import type { IdGenerator } from './ids.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { OperationBudget } from './rate-limit/operation-budget.js';
+import type { SubscriptionSlots } from './rate-limit/subscription-slots.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
 
 /** Long-lived parts shared by every request. */
@@ -26,6 +27,8 @@ export interface AppDeps {
   events: Events;
   /** Operations per caller and window, counted on every request (cache hits too). */
   budget: OperationBudget;
+  /** Concurrent subscriptions per caller, counted across instances and transports. */
+  subscriptionSlots: SubscriptionSlots;
   /** Who a bearer token belongs to, through the authentication strategies. */
   authenticate: Authenticate;
 }

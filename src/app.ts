@@ -23,6 +23,7 @@ import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
 import { createOperationBudget } from './rate-limit/operation-budget.js';
+import { createSubscriptionSlots } from './rate-limit/subscription-slots.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createContextFactory } from './request-context.js';
 import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
@@ -73,6 +74,15 @@ export function createApp(options: AppOptions): App {
   const registry = options.registry ?? new Registry();
   const cache = options.cache ?? createMemoryCache(config, { db, registry, logger, clock });
   const budget = createOperationBudget({ config, keys: cache.keys, clock, registry, logger });
+  const subscriptionSlots = createSubscriptionSlots({
+    max: config.MAX_SUBSCRIPTIONS_PER_USER,
+    leaseMs: config.SUBSCRIPTION_LEASE_SECONDS * 1000,
+    redis: config.REDIS_URL ? { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS } : null,
+    keys: cache.keys,
+    clock,
+    registry,
+    logger,
+  });
   const events = options.events ?? createEvents({ ...config, REDIS_URL: undefined }, registry, logger, clock);
   const sources = createCachedSources({ config, db, clock, logger, cache });
   const authenticate = createAuthenticator([
@@ -90,6 +100,7 @@ export function createApp(options: AppOptions): App {
     accessRecorder,
     events,
     budget,
+    subscriptionSlots,
     authenticate,
   };
   const admission = createAdmission({ authenticate, budget, log: cache.log, trustProxy: config.TRUST_PROXY, logger });
@@ -151,6 +162,7 @@ export function createApp(options: AppOptions): App {
       await endSubscriptions();
       await accessRecorder.close();
       await budget.close();
+      await subscriptionSlots.close();
     },
   };
 }
