@@ -16,6 +16,7 @@ const streamRequest = (ctx: GraphQLContext): StreamRequest => ({
   lastEventId: ctx.request.headers.get(LAST_EVENT_ID_HEADER),
   signal: ctx.request.signal,
   authorization: ctx.authorization,
+  clientIp: ctx.clientIp,
 });
 
 /**

@@ -9,6 +9,7 @@ import type { IdGenerator } from './ids.js';
 import type { CachedSources } from './loaders/cached-sources.js';
 import type { FieldLimits } from './admission/field-limits.js';
 import type { RateLimiter } from './rate-limit/rate-limiter.js';
+import type { SubscriptionSlots } from './rate-limit/subscription-slots.js';
 import type { AccessRecorder } from './relevance/access-recorder.js';
 
 /** Long-lived parts shared by every request. */
@@ -29,6 +30,8 @@ export interface AppDeps {
   limiter: RateLimiter;
   /** The @rateLimit of each limited field, as configured. */
   fieldLimits: FieldLimits;
+  /** Concurrent subscriptions per caller, counted across instances and transports. */
+  subscriptionSlots: SubscriptionSlots;
   /** Who a bearer token belongs to, through the authentication strategies. */
   authenticate: Authenticate;
 }

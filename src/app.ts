@@ -25,6 +25,7 @@ import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
 import { createRateLimiter } from './rate-limit/rate-limiter.js';
+import { createSubscriptionSlots } from './rate-limit/subscription-slots.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
 import { createContextFactory } from './request-context.js';
 import { cacheControlOverrides, withCacheControl } from './schema/cache-control.js';
@@ -95,6 +96,15 @@ export function createApp(options: AppOptions): App {
     registry,
     logger,
   });
+  const subscriptionSlots = createSubscriptionSlots({
+    max: config.MAX_SUBSCRIPTIONS_PER_USER,
+    leaseMs: config.SUBSCRIPTION_LEASE_SECONDS * 1000,
+    redis: config.REDIS_URL ? { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS } : null,
+    keys: cache.keys,
+    clock,
+    registry,
+    logger,
+  });
   const events = options.events ?? createEvents({ ...config, REDIS_URL: undefined }, registry, logger, clock);
   const sources = createCachedSources({ config, db, clock, logger, cache });
   const authenticate = createAuthenticator([
@@ -119,6 +129,7 @@ export function createApp(options: AppOptions): App {
     events,
     limiter,
     fieldLimits,
+    subscriptionSlots,
     authenticate,
   };
   const admission = createAdmission({
@@ -189,6 +200,7 @@ export function createApp(options: AppOptions): App {
       await endSubscriptions();
       await accessRecorder.close();
       await limiter.close();
+      await subscriptionSlots.close();
     },
   };
 }

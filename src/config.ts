@@ -159,6 +159,15 @@ const events = z.object({
   SUBSCRIPTION_QUEUE_LIMIT: positiveInt.default(1_000),
   /** How often an idle SSE stream or WebSocket is pinged, in ms. Default: 12000. */
   SUBSCRIPTION_KEEPALIVE_MS: positiveInt.default(12_000),
+  /**
+   * Concurrent subscriptions one user (or, anonymous, one address) may hold across every instance
+   * and both transports; admins are not capped. A client needs about one per open view (a context's
+   * memoryEvents, and cacheInvalidated), so a few devices stay far below 20, while each one holds a
+   * connection and a queue of up to SUBSCRIPTION_QUEUE_LIMIT events. Default: 20.
+   */
+  MAX_SUBSCRIPTIONS_PER_USER: positiveInt.default(20),
+  /** How long a subscription's slot outlives an instance that crashed holding it, in seconds (renewed every third of it). Default: 60. */
+  SUBSCRIPTION_LEASE_SECONDS: positiveInt.default(60),
 });
 
 const limitSetting = z

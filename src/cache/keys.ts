@@ -21,6 +21,11 @@ export function createCacheKeys(prefix: string) {
     rate: (identity: string, limit: string) => `${prefix}rate:{${identity}}:${limit}`,
     /** One fixed window of a caller's operation budget; one hash tag per caller keeps its windows in one Cluster slot. */
     budget: (identity: string, window: number | '') => `${prefix}budget:{${identity}}:${window}`,
+    /**
+     * The subscriptions a caller holds on every instance: a sorted set of `<instance>:<subscription>`
+     * scored by lease expiry (see rate-limit/subscription-slots.ts); the hash tag keeps it Cluster-safe.
+     */
+    subscriptions: (identity: string) => `${prefix}subscriptions:{${identity}}`,
     /** The short lock one instance takes to compute a missing value that others then read. */
     lease: (key: string) => `${prefix}lease:${key.slice(prefix.length)}`,
     /** The log position of the latest invalidation of a cached entity: values read before it are not stored. */

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { budgetHeaders, costExtension, type Refusal } from '../admission/refusal.js';
 import type { BudgetDecision } from '../rate-limit/rate-limiter.js';
 
@@ -122,6 +122,15 @@ export function refusalReply(refusal: Refusal, accept: string | null | undefined
     headers: { 'Content-Type': `${jsonMediaType(accept) ?? 'application/json'}; charset=utf-8`, ...refusal.headers },
     body: JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] }),
   };
+}
+
+/**
+ * An error as clients receive it in a stream (SSE events, WebSocket results): `extensions.http` is
+ * how a resolver sets the status of a plain HTTP reply, which yoga strips there; it is not for clients.
+ */
+export function withoutHttp(error: GraphQLError): GraphQLFormattedError {
+  const { http: _http, ...extensions } = error.toJSON().extensions ?? {};
+  return { ...error.toJSON(), extensions };
 }
 
 /**

@@ -7,7 +7,7 @@ import { rememberAdmission, type AdmissionControl } from '../admission/admission
 import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
 import type { RequestContext, ServerContext } from '../graphql-context.js';
 import { containsNul, nulRefusal } from '../validation.js';
-import { refusalError } from './reply.js';
+import { refusalError, withoutHttp } from './reply.js';
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
 type OperationRoot = Pick<Enveloped, 'execute' | 'subscribe'>;
@@ -97,6 +97,9 @@ export function serveGraphQLOverWebSocket(
         };
         return args;
       },
+      // Errors that set an HTTP status (UNAUTHENTICATED, a subscription over its cap) say so in
+      // extensions.http; over the socket, as over SSE, clients get them without it.
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
     },
     sockets,
     options.keepAliveMs,

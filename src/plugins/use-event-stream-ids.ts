@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
-import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import { isAsyncIterable, type FetchAPI, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext, ServerContext } from '../graphql-context.js';
+import { withoutHttp } from '../http/reply.js';
 
 type Identified = ExecutionResult<unknown, { eventId?: string }>;
 
@@ -111,10 +112,4 @@ function nextEvent(result: Identified): string {
   const { data, errors, extensions } = result;
   const payload = JSON.stringify({ data, errors: errors?.map(withoutHttp), ...(extensions ? { extensions } : {}) });
   return `${id ? `id: ${id}\n` : ''}event: next\ndata: ${payload}\n\n`;
-}
-
-/** `extensions.http` is how resolvers set the status of a plain response; it is not for clients. */
-function withoutHttp(error: GraphQLError): GraphQLFormattedError {
-  const { http: _http, ...extensions } = error.toJSON().extensions ?? {};
-  return { ...error.toJSON(), extensions };
 }

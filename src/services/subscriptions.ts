@@ -6,6 +6,7 @@ import { clientError } from '../errors.js';
 import { isEventId } from '../events/event-ids.js';
 import type { CacheInvalidationModel } from '../events/recall-event.js';
 import { createSubscriptionStream, StreamEnd, type Delivery, type SubscriptionStreamOptions } from '../events/subscription-stream.js';
+import { subscriberOf } from '../rate-limit/subscription-slots.js';
 import type { RequestScope, Viewer } from '../request-scope.js';
 import { parseArgs } from '../validation.js';
 import { canAccess, requireViewer, visibleContext } from './access.js';
@@ -32,6 +33,8 @@ export interface StreamRequest {
   signal: AbortSignal;
   /** The Authorization the subscription was opened with: checked again for every event. */
   authorization: string | null;
+  /** The client's address: anonymous callers' subscriptions are capped by it. */
+  clientIp: string | null;
 }
 
 /** `cacheInvalidated`: the viewer's invalidations (everyone's for admins), narrowed by the filter. */
@@ -90,10 +93,15 @@ interface StreamSpec<T> {
   gapNotice?(after: string): Delivery<T>;
 }
 
-function openStream<T>(scope: RequestScope, request: StreamRequest, field: string, spec: StreamSpec<T>): Stream<T> {
-  const { config } = scope.deps;
+/**
+ * Where every subscription opens, whatever its field and transport: after its own checks, it
+ * takes one of its caller's slots (or is refused RATE_LIMITED), and gives it back when it ends.
+ */
+async function openStream<T>(scope: RequestScope, request: StreamRequest, field: string, spec: StreamSpec<T>): Promise<Stream<T>> {
+  const { config, subscriptionSlots } = scope.deps;
   const { bus, metrics, streams } = scope.deps.events;
   const after = resumeAfter(request.lastEventId);
+  const releaseSlot = await subscriptionSlots.take(subscriberOf(scope.viewer, request.clientIp));
   metrics.subscriptions.inc({ field });
   const stream = createSubscriptionStream<T>({
     bus,
@@ -103,13 +111,15 @@ function openStream<T>(scope: RequestScope, request: StreamRequest, field: strin
     select: spec.select,
     ...(spec.gapNotice && after ? { gapNotice: () => spec.gapNotice!(after) } : {}),
     onClose(reason) {
+      releaseSlot();
       streams.delete(stream);
       metrics.subscriptions.dec({ field });
       if (reason !== 'client') metrics.ended.inc({ reason });
     },
   });
   streams.add(stream);
-  // A client gone before its response began never reads the stream, nor returns from it.
+  // A client gone before its response began (or while its slot was taken) never reads the
+  // stream, nor returns from it.
   const { signal } = request;
   if (signal.aborted) void stream.return!();
   else signal.addEventListener('abort', () => void stream.return!(), { once: true });

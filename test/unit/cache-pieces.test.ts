@@ -45,6 +45,9 @@ describe('cache keys', () => {
     expect(keys.context('ctx_1')).toBe('recall:context:ctx_1');
     expect(keys.lease(keys.score('u', 'c', 'm'))).toBe('recall:lease:score:u:c:m');
     expect(keys.invalidationChannel).toBe('recall:invalidations');
+    // A cold start drops cached data, not the subscriptions callers hold.
+    expect(keys.subscriptions('user:usr_1')).toBe('recall:subscriptions:{user:usr_1}');
+    expect(keys.isCacheData(keys.subscriptions('user:usr_1'))).toBe(false);
   });
 });
 
