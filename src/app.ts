@@ -136,6 +136,7 @@ export function createApp(options: AppOptions): App {
     admission,
     maxPayloadBytes: config.MAX_BODY_BYTES,
     keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
+    maxVariableDepth: config.MAX_VARIABLE_DEPTH,
   });
   async function endSubscriptions() {
     await websocket.close();

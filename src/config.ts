@@ -135,6 +135,8 @@ const limits = z.object({
   MAX_MEMORY_CONTENT_LENGTH: positiveInt.default(8_000),
   /** Largest DataLoader batch; bigger batches are split. Default: 100. */
   DATALOADER_MAX_BATCH_SIZE: positiveInt.default(100),
+  /** Deepest nesting of objects and lists in one variable; walking deeper input costs stack, and no input needs it. Default: 32. */
+  MAX_VARIABLE_DEPTH: positiveInt.default(32),
 });
 
 const auth = z.object({

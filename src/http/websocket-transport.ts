@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
 import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
 import type { RequestContext, ServerContext } from '../graphql-context.js';
-import { containsNul, nulRefusal } from '../validation.js';
+import { variablesProblem } from '../validation.js';
 import { refusalError } from './reply.js';
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
@@ -20,6 +20,8 @@ export interface WebSocketTransportOptions {
   admission: AdmissionControl;
   maxPayloadBytes: number;
   keepAliveMs: number;
+  /** Deepest nesting accepted in one variable (MAX_VARIABLE_DEPTH). */
+  maxVariableDepth: number;
 }
 
 /** Operations over WebSocket do not go through the response cache (yoga's HTTP phase does not run for them). */
@@ -60,8 +62,10 @@ export function serveGraphQLOverWebSocket(
           socketAddress: upgrade.socket.remoteAddress,
         });
         if (admission.refusal) return [refusalError(admission.refusal)];
-        // yoga's parameter phase, where the NUL guard looks at variables over HTTP, does not run here.
-        if (containsNul(payload.variables)) return [nulRefusal()];
+        // yoga's request parsing, where the input guard looks at variables over HTTP, does not run
+        // here. Returned (not thrown), the refusal ends this operation and the socket stays open.
+        const problem = variablesProblem(payload.variables, options.maxVariableDepth);
+        if (problem) return [problem];
         const lastEventId = payload.extensions?.['lastEventId'];
         // POST: yoga refuses mutations from any other method.
         const request = new Request(new URL(yoga.graphqlEndpoint, 'http://websocket.invalid'), {

@@ -1,0 +1,114 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listen, until } from '../helpers/subscriptions.js';
+import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
+import { backends } from '../helpers/test-database.js';
+
+/** `depth` nested lists as JSON text (JSON.stringify itself overflows on such a value). */
+const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+const JSON_QUERY = 'query ($m: JSON) { viewer { id } }';
+
+/** WebSockets first: closeAllConnections does not see upgraded sockets, and close waits for them. */
+async function close(t: TestApp): Promise<void> {
+  await t.app.endSubscriptions();
+  t.app.server.closeAllConnections();
+  await new Promise<void>((resolve) => t.app.server.close(() => resolve()));
+  await t.close();
+}
+
+describe.each(backends())('hostile input on %s', (backend) => {
+  let t: TestApp;
+  let url: string;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    url = await listen(t);
+    user = await t.newUser();
+  });
+  afterAll(() => close(t));
+
+  const post = (body: string, token?: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body,
+    });
+
+  describe('deeply nested variables', () => {
+    // Signed in, a POST goes through the cached-hit front first; anonymous, straight to yoga.
+    it.each([
+      [5_000, 'anonymous'],
+      [5_000, 'signed in'],
+      [100_000, 'anonymous'],
+      [100_000, 'signed in'],
+    ])('answers %i levels over POST (%s) with 400 naming the limit', async (depth, who) => {
+      const body = `{"query":${JSON.stringify(JSON_QUERY)},"variables":{"m":${nested(depth)}}}`;
+      expect(body.length).toBeLessThan(t.app.deps.config.MAX_BODY_BYTES);
+      const response = await post(body, who === 'signed in' ? user.token : undefined);
+      expect(response.status).toBe(400);
+      expect((await response.json()).errors).toEqual([
+        { message: 'Variable "$m" is nested deeper than 32 levels (MAX_VARIABLE_DEPTH).', extensions: { code: 'BAD_USER_INPUT' } },
+      ]);
+    });
+
+    it('answers 5,000 levels over GET with 400, and 100,000 (over the header limit) with 431', async () => {
+      const get = (depth: number) =>
+        fetch(`${url}?query=${encodeURIComponent(JSON_QUERY)}&variables={"m":${nested(depth)}}`, {
+          headers: { accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
+        });
+      const deep = await get(5_000);
+      expect(deep.status).toBe(400);
+      expect((await deep.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect((await get(100_000)).status).toBe(431);
+    });
+
+    it('stores a variable exactly MAX_VARIABLE_DEPTH deep, and refuses one a level deeper', async () => {
+      const { contextId } = await t.newMemories(user, []);
+      const add = (depth: number) =>
+        post(
+          JSON.stringify({
+            query: 'mutation ($c: ID!, $m: JSON) { addMemories(input: { contextId: $c, items: [{ content: "deep", metadata: $m }] }) { memories { metadata } } }',
+            variables: { c: contextId, m: JSON.parse(nested(depth)) },
+          }),
+          user.token,
+        );
+      const atLimit = await add(32);
+      expect(atLimit.status).toBe(200);
+      expect(await atLimit.json()).toEqual({ data: { addMemories: { memories: [{ metadata: JSON.parse(nested(32)) }] } } });
+      const over = await add(33);
+      expect(over.status).toBe(400);
+      expect((await over.json()).errors[0].message).toBe('Variable "$m" is nested deeper than 32 levels (MAX_VARIABLE_DEPTH).');
+    });
+
+    it.each([5_000, 100_000])('ends a WebSocket operation %i levels deep with an error, and the socket serves the next one', async (depth) => {
+      const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const messages: Array<{ id?: string; type: string; payload?: any }> = [];
+      let closed: number | null = null;
+      socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+      socket.on('close', (code) => (closed = code));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }));
+      await until(() => messages.some((message) => message.type === 'connection_ack'));
+
+      // Sent as text: the graphql-ws client would overflow its own stack serialising it.
+      socket.send(`{"id":"deep","type":"subscribe","payload":{"query":${JSON.stringify(JSON_QUERY)},"variables":{"m":${nested(depth)}}}}`);
+      socket.send(JSON.stringify({ id: 'next', type: 'subscribe', payload: { query: '{ viewer { id } }' } }));
+      await until(() => messages.some((message) => message.id === 'next' && message.type === 'complete'));
+      socket.close();
+
+      expect(closed).toBeNull();
+      expect(messages.find((message) => message.id === 'deep')).toMatchObject({
+        type: 'error',
+        payload: [{ message: 'Variable "$m" is nested deeper than 32 levels (MAX_VARIABLE_DEPTH).', extensions: { code: 'BAD_USER_INPUT' } }],
+      });
+      expect(messages.find((message) => message.id === 'next' && message.type === 'next')?.payload).toEqual({ data: { viewer: { id: user.id } } });
+    });
+  });
+
+});
