@@ -8,6 +8,9 @@ import { backends } from '../helpers/test-database.js';
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
 const JSON_QUERY = 'query ($m: JSON) { viewer { id } }';
+const SEARCH = 'query ($input: SearchMemoriesInput!) { searchMemories(input: $input) { edges { cursor node { id } } } }';
+
+const cursor = (parts: unknown[]): string => Buffer.from(JSON.stringify(parts)).toString('base64url');
 
 /** WebSockets first: closeAllConnections does not see upgraded sockets, and close waits for them. */
 async function close(t: TestApp): Promise<void> {
@@ -108,6 +111,63 @@ describe.each(backends())('hostile input on %s', (backend) => {
         payload: [{ message: 'Variable "$m" is nested deeper than 32 levels (MAX_VARIABLE_DEPTH).', extensions: { code: 'BAD_USER_INPUT' } }],
       });
       expect(messages.find((message) => message.id === 'next' && message.type === 'next')?.payload).toEqual({ data: { viewer: { id: user.id } } });
+    });
+  });
+
+  describe('forged cursors', () => {
+    let contextId: string;
+    let memoryId: string;
+
+    beforeAll(async () => {
+      const created = await t.newMemories(user, ['alpha one', 'alpha two', 'alpha three']);
+      contextId = created.contextId;
+      memoryId = created.memoryIds[0]!;
+    });
+
+    const search = (after: string) => t.gql(SEARCH, { input: { contextId, query: 'alpha', first: 1, after } }, { token: user.token });
+
+    it('pages with the cursors it hands out', async () => {
+      const page = await t.gql(SEARCH, { input: { contextId, query: 'alpha', first: 1 } }, { token: user.token });
+      const next = await search(page.data.searchMemories.edges[0].cursor);
+      expect(next.errors).toBeUndefined();
+      expect(next.data.searchMemories.edges).toHaveLength(1);
+    });
+
+    it.each([
+      ['a scoring instant past what PostgreSQL stores', () => [0.5, memoryId, 8.64e15]],
+      ['a scoring instant before 1970', () => [0.5, memoryId, -1e14]],
+      ['a scoring instant JavaScript cannot hold', () => [0.5, memoryId, 8.64e15 + 1]],
+      ['a fractional instant', () => [0.5, memoryId, 1.5]],
+      ['a score above 1', () => [1e308, memoryId, Date.now()]],
+      ['a negative score', () => [-0.5, memoryId, Date.now()]],
+      ['a string for a number', () => ['0.5', memoryId, Date.now()]],
+      ['an id of another kind', () => [0.5, contextId, Date.now()]],
+      ['a short tuple', () => [0.5, memoryId]],
+    ])('refuses a search cursor with %s as BAD_USER_INPUT on after', async (_, parts) => {
+      const result = await search(cursor(parts()));
+      expect(result.data).toBeNull();
+      expect(result.errors).toMatchObject([{ path: ['searchMemories'], extensions: { code: 'BAD_USER_INPUT', field: ['after'] } }]);
+    });
+
+    it('accepts search cursors at the edges of the range', async () => {
+      for (const parts of [[0, memoryId, 0], [1, memoryId, Date.UTC(9999, 11, 31, 23, 59, 59, 999)]]) {
+        const result = await search(cursor(parts));
+        expect(result.errors).toBeUndefined();
+      }
+    });
+
+    it.each([
+      ['contexts', 'query ($after: String) { contexts(after: $after) { edges { cursor } } }', ['contexts']],
+      [
+        'Context.memories',
+        'query ($id: ID!, $after: String) { context(id: $id) { memories(after: $after) { edges { cursor } } } }',
+        ['context', 'memories'],
+      ],
+    ])('refuses forged %s cursors as BAD_USER_INPUT on after', async (_, query, path) => {
+      for (const after of [cursor([1e308]), cursor([memoryId.replace('mem', 'ctx'), 1]), cursor(['x']), 'not a cursor', '']) {
+        const result = await t.gql(query, { id: contextId, after }, { token: user.token });
+        expect(result.errors).toMatchObject([{ path, extensions: { code: 'BAD_USER_INPUT', field: ['after'] } }]);
+      }
     });
   });
 
