@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, until } from '../helpers/subscriptions.js';
-import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
+import { createTestApp, TEST_PASSWORD, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
 
 /** `depth` nested lists as JSON text (JSON.stringify itself overflows on such a value). */
@@ -9,6 +9,8 @@ const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(dept
 
 const JSON_QUERY = 'query ($m: JSON) { viewer { id } }';
 const SEARCH = 'query ($input: SearchMemoriesInput!) { searchMemories(input: $input) { edges { cursor node { id } } } }';
+const SIGN_UP = 'mutation ($input: SignUpInput!) { signUp(input: $input) { token user { email } errors { code field } } }';
+const LOGIN = 'mutation ($input: LoginInput!) { login(input: $input) { token errors { code field } } }';
 
 const cursor = (parts: unknown[]): string => Buffer.from(JSON.stringify(parts)).toString('base64url');
 
@@ -171,4 +173,23 @@ describe.each(backends())('hostile input on %s', (backend) => {
     });
   });
 
+  describe('email addresses', () => {
+    it('refuses a domain label of 180 characters at signUp', async () => {
+      const result = await t.gql(SIGN_UP, { input: { email: `ann@${'a'.repeat(180)}.com`, password: TEST_PASSWORD } });
+      expect(result.data.signUp).toEqual({ token: null, user: null, errors: [{ code: 'BAD_USER_INPUT', field: ['email'] }] });
+    });
+
+    it('signs up and logs in with an internationalised domain', async () => {
+      const email = `zoë.${Date.now()}@bücher.example`;
+      const signedUp = await t.gql(SIGN_UP, { input: { email, password: TEST_PASSWORD } });
+      expect(signedUp.data.signUp).toMatchObject({ token: expect.any(String), user: { email }, errors: [] });
+      const loggedIn = await t.gql(LOGIN, { input: { email, password: TEST_PASSWORD } });
+      expect(loggedIn.data.login).toMatchObject({ token: expect.any(String), errors: [] });
+    });
+
+    it('answers a login with an invalid address as invalid credentials', async () => {
+      const result = await t.gql(LOGIN, { input: { email: `ann@${'a'.repeat(180)}.com`, password: TEST_PASSWORD } });
+      expect(result.data.login).toEqual({ token: null, errors: [{ code: 'INVALID_CREDENTIALS', field: null }] });
+    });
+  });
 });
