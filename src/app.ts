@@ -131,7 +131,11 @@ export function createApp(options: AppOptions): App {
     },
     yoga,
   );
-  const server = createHttpServer(front, config.MAX_BODY_BYTES);
+  const server = createHttpServer(front, {
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxConnections: config.MAX_CONNECTIONS,
+    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
+  });
   const websocket = serveGraphQLOverWebSocket(server, yoga, {
     admission,
     maxPayloadBytes: config.MAX_BODY_BYTES,

@@ -1,6 +1,7 @@
+import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen, until } from '../helpers/subscriptions.js';
+import { listen, overWebSocket, subscribeOverSse, until, webSocketClient } from '../helpers/subscriptions.js';
 import { createTestApp, TEST_PASSWORD, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
 
@@ -191,5 +192,113 @@ describe.each(backends())('hostile input on %s', (backend) => {
       const result = await t.gql(LOGIN, { input: { email: `ann@${'a'.repeat(180)}.com`, password: TEST_PASSWORD } });
       expect(result.data.login).toEqual({ token: null, errors: [{ code: 'INVALID_CREDENTIALS', field: null }] });
     });
+  });
+});
+
+/** A raw TCP client: what was received, and when (and whether) the server closed it. */
+function rawClient(port: number): Promise<{ socket: Socket; received: () => string; closedAt: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined); // a reset shows as the close below
+    const closedAt = new Promise<number>((done) => socket.once('close', () => done(performance.now())));
+    socket.once('connect', () => resolve({ socket, received: () => received, closedAt }));
+    socket.once('error', reject);
+  });
+}
+
+describe('slow requests and many sockets', () => {
+  const TIMEOUT_MS = 500;
+  let t: TestApp;
+  let url: string;
+  let port: number;
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { env: { REQUEST_BODY_TIMEOUT_MS: String(TIMEOUT_MS) } });
+    url = await listen(t);
+    port = Number(new URL(url).port);
+  });
+  afterAll(() => close(t));
+
+  it.each([
+    ['a body that stops half-way', 'application/json', '{"query":"{ viewer'],
+    ['a body that stops half-way (not JSON, so not read by the cached-hit front)', 'application/graphql', '{ viewer'],
+  ])('answers %s with 408 and closes the socket within the timeout', async (_, contentType, part) => {
+    const client = await rawClient(port);
+    const sentAt = performance.now();
+    client.socket.write(`POST /graphql HTTP/1.1\r\nHost: recall\r\nContent-Type: ${contentType}\r\nContent-Length: 1000\r\n\r\n${part}`);
+    const elapsed = (await client.closedAt) - sentAt;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS * 1.1 + 250);
+  });
+
+  it('answers headers that stop half-way with 408 within the timeout', async () => {
+    const client = await rawClient(port);
+    const sentAt = performance.now();
+    client.socket.write('GET /livez HTTP/1.1\r\nHost: recall\r\n');
+    const elapsed = (await client.closedAt) - sentAt;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS * 1.1 + 250);
+  });
+
+  it('keeps SSE subscriptions and WebSockets open longer than the timeout', async () => {
+    const user = await t.newUser();
+    const { contextId } = await t.newMemories(user, []);
+    const sse = await subscribeOverSse(t, url, user.token, 'subscription ($id: ID!) { memoryEvents(contextId: $id) { type content } }', { id: contextId });
+    const ws = webSocketClient(url, user.token, { lazy: false });
+    let wsClosed = false;
+    ws.on('closed', () => (wsClosed = true));
+    try {
+      await overWebSocket(ws, '{ viewer { id } }');
+      // Three timeouts go by with both connections idle: a real wait, as node's timer is what is tested.
+      await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS * 3));
+      await t.gql('mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "late" }] }) { memories { id } } }', { c: contextId }, { token: user.token });
+      expect(await sse.next()).toMatchObject({ data: { memoryEvents: { type: 'ADDED', content: 'late' } } });
+      expect(await overWebSocket(ws, '{ viewer { id } }')).toEqual({ data: { viewer: { id: user.id } } });
+      expect(wsClosed).toBe(false);
+    } finally {
+      await sse.close();
+      await ws.dispose();
+    }
+  });
+});
+
+describe('MAX_CONNECTIONS', () => {
+  let t: TestApp;
+  let port: number;
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { env: { MAX_CONNECTIONS: '2' } });
+    port = Number(new URL(await listen(t)).port);
+  });
+  afterAll(() => close(t));
+
+  async function untilConnections(count: number): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const open = await new Promise<number>((resolve, reject) => t.app.server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
+      if (open === count) return;
+      if (Date.now() > deadline) throw new Error(`${open} connections open, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('closes sockets past the limit at once, and accepts again when one closes', async () => {
+    expect(t.app.server.maxConnections).toBe(2);
+    const held = [await rawClient(port), await rawClient(port)];
+    await untilConnections(2);
+
+    const refused = await rawClient(port);
+    refused.socket.write('GET /livez HTTP/1.1\r\nHost: recall\r\n\r\n');
+    await refused.closedAt;
+    expect(refused.received()).toBe('');
+
+    held[0]!.socket.destroy();
+    await untilConnections(1);
+    const live = await fetch(`http://127.0.0.1:${port}/livez`);
+    expect(live.status).toBe(200);
+    held[1]!.socket.destroy();
   });
 });
