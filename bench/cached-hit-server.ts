@@ -85,7 +85,11 @@ if (variant === 'floor') {
   server = createServer(yoga);
 } else if (variant === 'recall-yoga-path') {
   // Recall's plugins and stores, without the fast path in front of yoga.
-  server = createHttpServer(app.yoga, config.MAX_BODY_BYTES);
+  server = createHttpServer(app.yoga, {
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxConnections: config.MAX_CONNECTIONS,
+    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
+  });
 } else {
   server = app.server;
 }

@@ -141,6 +141,7 @@ export function createApp(options: AppOptions): App {
     cost: { defaultPageSize: config.DEFAULT_PAGE_SIZE, maxPageSize: config.MAX_PAGE_SIZE },
     maxOperationCost: config.MAX_OPERATION_COST,
     maxTokens: config.MAX_QUERY_TOKENS,
+    maxVariableDepth: config.MAX_VARIABLE_DEPTH,
     trustProxy: config.TRUST_PROXY,
     logger,
   });
@@ -180,7 +181,11 @@ export function createApp(options: AppOptions): App {
     },
     yoga,
   );
-  const server = createHttpServer(front, config.MAX_BODY_BYTES);
+  const server = createHttpServer(front, {
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxConnections: config.MAX_CONNECTIONS,
+    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
+  });
   const websocket = serveGraphQLOverWebSocket(server, yoga, {
     admission,
     maxPayloadBytes: config.MAX_BODY_BYTES,

@@ -136,6 +136,17 @@ const limits = z.object({
   MAX_MEMORY_CONTENT_LENGTH: positiveInt.default(8_000),
   /** Largest DataLoader batch; bigger batches are split. Default: 100. */
   DATALOADER_MAX_BATCH_SIZE: positiveInt.default(100),
+  /** Deepest nesting of objects and lists in one variable; walking deeper input costs stack, and no input needs it. Default: 32. */
+  MAX_VARIABLE_DEPTH: positiveInt.default(32),
+  /**
+   * Most sockets open at once (HTTP, SSE and WebSocket alike); past it new ones are closed at once.
+   * Set it below the file-descriptor limit (`ulimit -n`) less the database pool and Redis, so that a
+   * flood of sockets is refused instead of breaking the connections already open. Default: 10000
+   * (more than one instance serves well, and below the limit container runtimes usually set).
+   */
+  MAX_CONNECTIONS: positiveInt.default(10_000),
+  /** Time to receive a whole request, headers and body; a slower one is answered 408 and closed. Default: 10000. */
+  REQUEST_BODY_TIMEOUT_MS: positiveInt.default(10_000),
 });
 
 const auth = z.object({

@@ -31,6 +31,13 @@ export function encodeCursor(parts: ReadonlyArray<string | number>): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
+/**
+ * An instant (ms since 1970) read from a cursor: a forged one must not reach PostgreSQL as a time
+ * it cannot store (or JavaScript as an invalid Date), so only years 1970 to 9999 pass.
+ */
+export const cursorInstant = z.number().int().min(0).max(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
+/** Decodes a cursor of the given shape; anything else (forged, foreign, out of range) is BAD_USER_INPUT on `after`. */
 export function decodeCursor<T>(cursor: string, shape: z.ZodType<T>): T {
   try {
     return shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));

@@ -32,15 +32,37 @@ export function parseArgs<T>(schema: z.ZodType<T>, args: unknown): T {
 
 const NUL_MESSAGE = 'Text must not contain NUL (\\u0000) characters: PostgreSQL cannot store them.';
 
-/** The refusal of text with U+0000, which PostgreSQL text and jsonb cannot hold. */
-export const nulRefusal = (): GraphQLError =>
-  new GraphQLError(NUL_MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const badVariables = (message: string): GraphQLError =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([key, item]) => key.includes('\0') || containsNul(item));
+/** The refusal of text with U+0000, which PostgreSQL text and jsonb cannot hold. */
+export const nulRefusal = (): GraphQLError => badVariables(NUL_MESSAGE);
+
+/**
+ * Why an operation's variables (or any client JSON of that shape) must be refused, or null: text
+ * holding U+0000, or a variable nested deeper than `maxDepth` objects and lists. The walk keeps
+ * its own stack: the values are the client's, and a recursive walk overflows on a 10 KB body.
+ */
+export function variablesProblem(variables: unknown, maxDepth: number): GraphQLError | null {
+  if (variables === null || typeof variables !== 'object') return null;
+  for (const [name, value] of Object.entries(variables)) {
+    if (name.includes('\0')) return nulRefusal();
+    const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+    for (let next = stack.pop(); next; next = stack.pop()) {
+      const item = next.value;
+      if (typeof item === 'string') {
+        if (item.includes('\0')) return nulRefusal();
+        continue;
+      }
+      if (item === null || typeof item !== 'object') continue;
+      if (next.depth >= maxDepth) {
+        return badVariables(`Variable "$${name}" is nested deeper than ${maxDepth} levels (MAX_VARIABLE_DEPTH).`);
+      }
+      for (const [key, child] of Object.entries(item)) {
+        if (key.includes('\0')) return nulRefusal();
+        stack.push({ value: child, depth: next.depth + 1 });
+      }
+    }
   }
-  return false;
+  return null;
 }

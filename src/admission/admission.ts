@@ -11,7 +11,8 @@ import type { FieldLimits } from './field-limits.js';
 import { limitCountsOf } from './limit-counts.js';
 import { operationCost, type CostOptions, type OperationCost } from './operation-cost.js';
 import { createDocumentMemo, type OperationParams } from './operation-document.js';
-import { costTooHigh, fieldRateLimited, rateLimited, RefusedError, unavailable, withBudget, type Refusal } from './refusal.js';
+import { variablesProblem } from '../validation.js';
+import { badInput, costTooHigh, fieldRateLimited, rateLimited, RefusedError, unavailable, withBudget, type Refusal } from './refusal.js';
 
 /** What admission needs of a request, from any transport. */
 export interface AdmissionRequest {
@@ -50,6 +51,8 @@ export interface AdmissionOptions {
   maxOperationCost: number;
   /** Most tokens parsed in one document. */
   maxTokens: number;
+  /** Deepest nesting of objects and lists accepted in one variable. */
+  maxVariableDepth: number;
   trustProxy: boolean;
   logger: Logger;
 }
@@ -96,6 +99,9 @@ export function createAdmission(options: AdmissionOptions) {
   return {
     identify,
     async admit(request: AdmissionRequest, operation: OperationParams | null): Promise<Admission> {
+      // Before anything walks them (costing, the response-cache key): the check itself does not recurse.
+      const problem = operation && variablesProblem(operation.variables, options.maxVariableDepth);
+      if (problem) return { refusal: badInput(problem.message) };
       const ip = clientIp(options.trustProxy, request.forwardedFor, request.socketAddress);
       // The session is looked up before the position is known: at what this instance has applied.
       const provisional = log.position();

@@ -15,6 +15,7 @@ export interface Refusal {
     | 'RATE_LIMITED'
     | 'COST_ESTIMATED_TOO_EXPENSIVE'
     | 'RESPONSE_TOO_LARGE'
+    | 'BAD_USER_INPUT'
     | 'INTERNAL_SERVER_ERROR';
   message: string;
   /** HTTP headers that go with it (WWW-Authenticate, Retry-After, RateLimit-*). */
@@ -81,6 +82,11 @@ export function fieldRateLimited(refusal: FieldRefusal, budget: BudgetDecision |
     headers: { 'Retry-After': String(refusal.retryAfterSeconds), ...(budget ? budgetHeaders(budget) : {}) },
     extensions: { retryAfter: refusal.retryAfterSeconds, field: refusal.limit.field },
   };
+}
+
+/** Input refused before anything looks at it (variables nested too deep, or holding U+0000). */
+export function badInput(message: string): Refusal {
+  return { status: 400, code: 'BAD_USER_INPUT', message, headers: {}, extensions: {} };
 }
 
 /** An operation whose cost, known before it runs, is over MAX_OPERATION_COST: 400, spending nothing. */

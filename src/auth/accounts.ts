@@ -4,6 +4,7 @@ import { findUserByEmail, insertUser } from '../db/repositories/users.js';
 import type { UserError } from '../errors.js';
 import type { AppDeps } from '../app-deps.js';
 import { parseInput } from '../validation.js';
+import { isEmailAddress } from './email-address.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { startSession, type SessionMeta } from './sessions.js';
 
@@ -15,8 +16,10 @@ export interface AuthResult {
 }
 
 const failed = (errors: UserError[]): AuthResult => ({ token: null, user: null, session: null, errors });
+const invalidCredentials = (): AuthResult =>
+  failed([{ code: 'INVALID_CREDENTIALS', message: 'The email or password is incorrect.' }]);
 
-const email = z.string().trim().max(254).pipe(z.email({ message: 'must be an email address' }));
+const email = z.string().trim().max(254).refine(isEmailAddress, 'must be an email address');
 /** Bounded above because scrypt's cost grows with the input. */
 const password = z.string().max(256, 'must be at most 256 characters');
 
@@ -56,13 +59,14 @@ let decoyHash: Promise<string> | undefined;
 export async function login(deps: AppDeps, input: LoginInput, meta: SessionMeta): Promise<AuthResult> {
   const parsed = parseInput(loginInput, input);
   if (!parsed.ok) return failed(parsed.errors);
+  // signUp refuses such an address; answering at once, without scrypt, gives nothing away (the
+  // form of an address is no secret).
+  if (!isEmailAddress(parsed.value.email)) return invalidCredentials();
 
   const user = await findUserByEmail(deps.db, parsed.value.email);
   decoyHash ??= hashPassword('decoy password for unknown emails');
   const valid = await verifyPassword(parsed.value.password, user?.passwordHash ?? (await decoyHash));
-  if (!user || !valid) {
-    return failed([{ code: 'INVALID_CREDENTIALS', message: 'The email or password is incorrect.' }]);
-  }
+  if (!user || !valid) return invalidCredentials();
   const { token, session } = await startSession(deps, deps.db, user.id, meta);
   return { token, user, session, errors: [] };
 }

@@ -4,25 +4,49 @@ import { refusalReply } from './reply.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+export interface HttpServerOptions {
+  /** Largest accepted body, in bytes (MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /** Most sockets open at once, WebSockets and SSE streams included (MAX_CONNECTIONS). */
+  maxConnections: number;
+  /** Time to receive a whole request, headers and body, in ms (REQUEST_BODY_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+}
+
 /**
  * The node:http front of the app. It refuses oversized bodies before anyone reads them: a body
  * must declare its length (node's parser then reads no more than that), and the length must fit.
+ * A request that has not fully arrived in time gets node's 408 and its socket is closed; the
+ * timeout covers receiving the request only, so SSE responses and WebSockets (no longer HTTP
+ * once upgraded) may last as long as they like.
  */
-export function createHttpServer(handle: RequestListener, maxBodyBytes: number): Server {
-  return createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/' || req.url === '')) {
-      res.writeHead(302, { location: '/graphql' }).end();
-      return;
-    }
-    const refusal = bodyRefusal(req, maxBodyBytes);
-    if (refusal) {
-      const reply = refusalReply(refusal, req.headers.accept);
-      // The unread body would corrupt the next request on a kept-alive connection.
-      res.writeHead(reply.status, { ...reply.headers, connection: 'close' }).end(reply.body);
-      return;
-    }
-    handle(req, res);
-  });
+export function createHttpServer(handle: RequestListener, options: HttpServerOptions): Server {
+  const { maxBodyBytes, requestTimeoutMs } = options;
+  const server = createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      // Node looks for late requests only this often (by default every 30 s, which held a stalled
+      // body for 321 s): a tenth of the timeout, so one is dropped within 1.1 times it.
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(requestTimeoutMs / 10)),
+    },
+    (req, res) => {
+      if (req.method === 'GET' && (req.url === '/' || req.url === '')) {
+        res.writeHead(302, { location: '/graphql' }).end();
+        return;
+      }
+      const refusal = bodyRefusal(req, maxBodyBytes);
+      if (refusal) {
+        const reply = refusalReply(refusal, req.headers.accept);
+        // The unread body would corrupt the next request on a kept-alive connection.
+        res.writeHead(reply.status, { ...reply.headers, connection: 'close' }).end(reply.body);
+        return;
+      }
+      handle(req, res);
+    },
+  );
+  server.maxConnections = options.maxConnections;
+  return server;
 }
 
 function bodyRefusal(req: IncomingMessage, maxBodyBytes: number): Refusal | null {

@@ -6,7 +6,6 @@ import { WebSocketServer } from 'ws';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
 import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
 import type { RequestContext, ServerContext } from '../graphql-context.js';
-import { containsNul, nulRefusal } from '../validation.js';
 import { refusalError, withoutHttp } from './reply.js';
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
@@ -62,9 +61,8 @@ export function serveGraphQLOverWebSocket(
           },
           payload,
         );
+        // Returned (not thrown), a refusal ends this operation and the socket stays open.
         if (admission.refusal) return [refusalError(admission.refusal)];
-        // yoga's parameter phase, where the NUL guard looks at variables over HTTP, does not run here.
-        if (containsNul(payload.variables)) return [nulRefusal()];
         const lastEventId = payload.extensions?.['lastEventId'];
         // POST: yoga refuses mutations from any other method.
         const request = new Request(new URL(yoga.graphqlEndpoint, 'http://websocket.invalid'), {

@@ -7,7 +7,7 @@ import type { AdmissionControl } from '../admission/admission.js';
 import type { AppDeps } from '../app-deps.js';
 import { useAdmission } from './use-admission.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
-import { useNulGuard } from './use-nul-guard.js';
+import { useInputGuard } from './use-input-guard.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
 import { useRequestLogger } from './use-request-logger.js';
@@ -31,7 +31,7 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
-    useNulGuard(),
+    useInputGuard(),
     ...useRecallResponseCache({
       enabled: config.RESPONSE_CACHE_ENABLED,
       ttlMs: config.RESPONSE_CACHE_TTL_SECONDS * 1000,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { searchMemoryPage } from '../db/repositories/relevance.js';
 import { clientError } from '../errors.js';
 import { isId } from '../ids.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection } from '../pagination.js';
+import { cursorInstant, decodeCursor, encodeCursor, pageSize, toConnection } from '../pagination.js';
 import type { RequestScope } from '../request-scope.js';
 import { recordRetrieval, requireViewer, visibleContext } from '../services/access.js';
 import { parseArgs } from '../validation.js';
@@ -15,8 +15,11 @@ const searchArgs = z.object({
   explain: z.boolean().nullish(),
 });
 
-/** (score, id, the instant the first page was scored at): later pages score as of that instant. */
-const searchCursor = z.tuple([z.number(), z.string().refine((id) => isId(id, 'mem')), z.number().int()]);
+/**
+ * (score, id, the instant the first page was scored at): later pages score as of that instant.
+ * Scores are from 0 to 1 (the formula clamps them), so no other number is a cursor of ours.
+ */
+const searchCursor = z.tuple([z.number().min(0).max(1), z.string().refine((id) => isId(id, 'mem')), cursorInstant]);
 
 /**
  * Ranks the context's live memories that match any word of the query by relevance score; the
