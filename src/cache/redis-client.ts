@@ -51,6 +51,28 @@ export function createRedisClient(options: RedisClientOptions): Redis {
   return client;
 }
 
+/**
+ * Waits for the outcome of a client's first connection attempt (ready, or failed), at most
+ * `timeoutMs`, and from then on never waits. Commands sent while an instance starts then reach
+ * Redis instead of failing over to in-process counts that no other instance sees, while a later
+ * outage still fails at once.
+ */
+export function firstConnection(client: Redis, timeoutMs: number): () => Promise<void> {
+  let settled = client.status === 'ready';
+  const outcome = new Promise<void>((resolve) => {
+    const done = () => {
+      settled = true;
+      clearTimeout(timer);
+      client.off('ready', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    client.once('ready', done).once('error', done);
+  });
+  return () => (settled ? Promise.resolve() : outcome);
+}
+
 /** Unlinks the keys under `prefix` that `select` picks (all by default), a SCAN batch at a time. */
 export async function unlinkUnder(client: Redis, prefix: string, select: (key: string) => boolean = () => true): Promise<void> {
   const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { CacheKeys } from '../cache/keys.js';
-import { createRedisClient, unlinkUnder } from '../cache/redis-client.js';
+import { createRedisClient, firstConnection, unlinkUnder } from '../cache/redis-client.js';
 import type { Clock } from '../clock.js';
 import type { Tier } from '../domain/enums.js';
 import { createMemoryLimitStore } from './memory-limit-store.js';
@@ -202,6 +202,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
       })
     : null;
   const shared = redis ? createRedisLimitStore(redis, keys) : null;
+  const connected = redis ? firstConnection(redis, options.redisCommandTimeoutMs) : null;
   const rejected = new Counter({
     name: 'recall_rate_limit_rejections_total',
     help: 'Operations and field calls refused by a rate limit, by limit (the budget of a tier, or a field).',
@@ -212,6 +213,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
   async function withFallback<T>(what: string, use: (store: LimitStore) => Promise<T>): Promise<T> {
     if (!shared) return use(local);
     try {
+      await connected?.();
       return await use(shared);
     } catch (error) {
       options.logger.debug({ err: error }, `rate limits: Redis failed to ${what}; counting in this process`);

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { CacheKeys } from '../cache/keys.js';
-import { createRedisClient } from '../cache/redis-client.js';
+import { createRedisClient, firstConnection } from '../cache/redis-client.js';
 import type { Clock } from '../clock.js';
 import { clientError } from '../errors.js';
 import type { Viewer } from '../request-scope.js';
@@ -73,6 +73,7 @@ export function createSubscriptionSlots(options: SubscriptionSlotsOptions): Subs
     ? createRedisClient({ url: options.redis.url, name: 'subscriptions', commandTimeoutMs: options.redis.commandTimeoutMs, logger })
     : null;
   const takeShared = redis ? defineTakeSlot(redis) : null;
+  const connected = redis && options.redis ? firstConnection(redis, options.redis.commandTimeoutMs) : null;
   const releasing = new Set<Promise<unknown>>();
   let renewing = false;
   const renewal = redis ? setInterval(() => void renew(redis), leaseMs / 3) : null;
@@ -131,6 +132,7 @@ export function createSubscriptionSlots(options: SubscriptionSlotsOptions): Subs
       let granted: boolean;
       if (takeShared) {
         try {
+          await connected?.();
           granted = await takeShared(key, clock.now().getTime(), leaseMs, max, member);
           counted = 'shared';
           if (granted) holdLocally(key, member, false);

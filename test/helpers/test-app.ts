@@ -69,9 +69,12 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
   const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients } = options;
   const database = shared ?? (await createTestDatabase(backend, env));
   const logger = pino({ level: 'silent' });
+  // A shared database was made with another app's environment: this one's is laid over it.
   const config = redisUrl
     ? loadConfig({ ...configEnv(database.config), ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: env['REDIS_KEY_PREFIX'] ?? `recall-test:${randomBytes(6).toString('hex')}:` })
-    : database.config;
+    : shared
+      ? loadConfig({ ...configEnv(database.config), ...env })
+      : database.config;
   const registry = new Registry();
   const clock = createTestClock();
   const db = wrapDatabase(database.db);
