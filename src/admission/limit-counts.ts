@@ -17,6 +17,7 @@ export function limitName(limit: FieldLimit, args: Record<string, unknown>): str
 /** The counts an operation's limited calls are decided against. */
 export function limitCountsOf(calls: readonly LimitedCalls[], viewer: Viewer | null, ip: string | null): CallsWanted[] {
   return calls.map((call) => ({
+    field: call.limits[0]!.field,
     count: call.count,
     limits: call.limits.map((limit) => ({
       identity: limitIdentity(limit, viewer, ip),

@@ -50,6 +50,8 @@ export interface LimitKey {
 
 /** Calls of one rate-limited field that share counts, and the limits they count against. */
 export interface CallsWanted {
+  /** The field's schema coordinate (a metric label). */
+  field: string;
   count: number;
   limits: LimitCount[];
 }
@@ -262,7 +264,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
       );
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
       if (!decided.budgetAllowed) rejected.inc({ limit: `budget:${tier}` });
-      else if (decided.refusedByLimits) rejected.inc({ limit: 'fields' });
+      else request.calls.forEach((call, i) => grants[i]!.granted < call.count && rejected.inc({ limit: call.field }));
       const decision =
         spender === null
           ? null
