@@ -205,8 +205,8 @@ const rateLimits = z.object({
   RATE_LIMIT_PRO_PER_WINDOW: positiveInt.default(1_000),
   /**
    * Most cost points one operation may have (100 nodes a point; a plain operation costs 1); a
-   * costlier one is refused with 400 before it runs. Default: 50 (5,000 nodes: a page of 100
-   * memories with their history of 20 costs 33).
+   * costlier one is refused with 400 before it runs. Default: 50 (5,000 nodes; a page of 100
+   * memories with their contents is 202 nodes, 3 points).
    */
   MAX_OPERATION_COST: positiveInt.default(50),
   /** Largest response body sent; a larger result is replaced by a RESPONSE_TOO_LARGE error. Default: 16777216 (16 MiB). */
