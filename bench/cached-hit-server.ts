@@ -3,7 +3,8 @@
  * itself while the load generator runs in the parent. `node --import tsx bench/cached-hit-server.ts
  * <variant>` seeds a user, a context and 20 memories, warms the cache, and prints one JSON line:
  * { port, token, contextId, body }; over IPC it answers any message with its CPU usage. Variants:
- *   floor · stock-yoga · recall · recall-redis · recall-yoga-path
+ *   floor (Recall's reply to a hit, its exact body and headers) · floor-data (the data alone, as
+ *   before issue 9) · stock-yoga · recall · recall-redis · recall-yoga-path
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -55,9 +56,18 @@ await gql(
 let server: Server;
 let body = '';
 if (variant === 'floor') {
-  body = JSON.stringify({ data: await gql(LIST_QUERY, { id: contextId }, token) });
+  // Recall's own reply to a cached hit, byte for byte: its body (with extensions.cost) and its headers.
+  const reply = await recallReply();
+  body = reply.body;
   server = createServer((req, res) => {
     // Read the request like every other variant must, then send the same bytes.
+    req.resume();
+    req.on('end', () => res.writeHead(200, reply.headers).end(body));
+  });
+} else if (variant === 'floor-data') {
+  // The floor as it was before issue 9: the data alone, one header.
+  body = JSON.stringify({ data: await gql(LIST_QUERY, { id: contextId }, token) });
+  server = createServer((req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/graphql-response+json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
   });
@@ -93,6 +103,29 @@ if (variant === 'floor') {
 } else {
   server = app.server;
 }
+/** What Recall's front sends for a cached hit of the benchmark's query (the second request: the first fills the cache). */
+async function recallReply(): Promise<{ body: string; headers: Record<string, string> }> {
+  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/graphql`;
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: LIST_QUERY, variables: { id: contextId }, operationName: 'List' }),
+    };
+    await (await fetch(url, init)).arrayBuffer();
+    const response = await fetch(url, init);
+    const text = await response.text();
+    if (response.status !== 200 || !text.includes('"extensions"')) throw new Error(`Recall's hit was not a 200 with extensions: ${response.status} ${text}`);
+    // Hop-by-hop headers and the date are node's own; the rest is Recall's reply.
+    const headers = Object.fromEntries([...response.headers].filter(([name]) => !['connection', 'keep-alive', 'date', 'transfer-encoding'].includes(name)));
+    return { body: text, headers };
+  } finally {
+    app.server.closeAllConnections();
+    await new Promise((resolve) => app.server.close(resolve));
+  }
+}
+
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, token, contextId, body })}\n`);
 

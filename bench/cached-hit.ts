@@ -8,14 +8,44 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { LIST_QUERY } from './cached-hit-query.js';
+import { median } from './stats.js';
 
-const VARIANTS = [
-  { id: 'floor', name: 'raw node:http, fixed body (floor)' },
+interface Variant {
+  /** What bench/cached-hit-server.ts is asked to start. */
+  id: string;
+  name: string;
+  /** The checkout whose bench/cached-hit-server.ts runs it (by default, this one). */
+  checkout?: string;
+}
+
+const ALL_VARIANTS: Variant[] = [
+  { id: 'floor', name: "raw node:http, Recall's reply as fixed bytes (floor)" },
+  { id: 'floor-data', name: 'raw node:http, the data alone (the floor before issue 9)' },
   { id: 'stock-yoga', name: 'yoga + stock in-memory response cache' },
   { id: 'recall', name: 'Recall cached hit (in-process cache)' },
   { id: 'recall-redis', name: 'Recall cached hit (Redis)' },
   { id: 'recall-yoga-path', name: "Recall cached hit through yoga's pipeline (no fast path)" },
-] as const;
+];
+
+/**
+ * The set-ups measured: all of them, or those BENCH_VARIANTS names (comma-separated ids; the
+ * floor always comes first, as ratios are taken to it). BENCH_BASELINE_CHECKOUT, the path of
+ * another checkout (with node_modules), adds its recall and recall-redis servers, side by side
+ * with this one's.
+ */
+function variants(): Variant[] {
+  const wanted = process.env['BENCH_VARIANTS']?.split(',').map((id) => id.trim());
+  const chosen = ALL_VARIANTS.filter((variant) => variant.id === 'floor' || !wanted || wanted.includes(variant.id));
+  const baseline = process.env['BENCH_BASELINE_CHECKOUT'];
+  if (baseline) {
+    const label = process.env['BENCH_BASELINE_LABEL'] ?? baseline;
+    chosen.push(
+      { id: 'recall', name: `Recall cached hit (in-process cache), ${label}`, checkout: baseline },
+      { id: 'recall-redis', name: `Recall cached hit (Redis), ${label}`, checkout: baseline },
+    );
+  }
+  return chosen;
+}
 
 interface Started {
   child: ChildProcess;
@@ -25,14 +55,17 @@ interface Started {
   body: string;
 }
 
-async function startServer(variant: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./cached-hit-server.ts', import.meta.url).pathname, variant], {
+async function startServer(variant: Variant): Promise<Started> {
+  const script = variant.checkout ? `${variant.checkout}/bench/cached-hit-server.ts` : new URL('./cached-hit-server.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? []), script, variant.id], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: process.env,
+    // As deployed (the Dockerfile sets it): graphql-js checks its types' realms when it is not.
+    env: { ...process.env, NODE_ENV: process.env['NODE_ENV'] ?? 'production' },
+    ...(variant.checkout ? { cwd: variant.checkout } : {}),
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the ${variant} server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`the ${variant.name} server exited with ${code}`)));
   });
   return { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
 }
@@ -46,7 +79,12 @@ function cpuOf(child: ChildProcess): Promise<number> {
 }
 
 export interface CachedHitRow {
+  /** The server variant, and the checkout it ran from (undefined: this one). */
+  id: string;
+  checkout: string | undefined;
   name: string;
+  /** The body of one 200 reply, in bytes. */
+  bodyBytes: number;
   /** Median over the rounds. */
   rps: number;
   /** Median over the rounds of the ratio to the floor measured in the same round. */
@@ -60,17 +98,13 @@ export interface CachedHitRow {
 }
 
 interface Target {
+  variant: Variant;
   name: string;
+  bodyBytes: number;
   url: string;
   request: autocannon.Request;
   server: Started;
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /**
  * All servers start first; then each round measures every one of them in turn, so that the
@@ -79,9 +113,9 @@ const median = (values: number[]): number => {
 export async function benchmarkCachedHits(options: { seconds: number; warmupSeconds: number; connections: number; rounds: number }): Promise<CachedHitRow[]> {
   const targets: Target[] = [];
   try {
-    for (const variant of VARIANTS) {
+    for (const variant of variants()) {
       process.stdout.write(`cached hit · starting ${variant.name}…\n`);
-      const server = await startServer(variant.id);
+      const server = await startServer(variant);
       const url = `http://127.0.0.1:${server.port}/graphql`;
       const request: autocannon.Request = {
         method: 'POST',
@@ -92,7 +126,7 @@ export async function benchmarkCachedHits(options: { seconds: number; warmupSeco
         },
         body: JSON.stringify({ query: LIST_QUERY, variables: { id: server.contextId }, operationName: 'List' }),
       };
-      targets.push({ name: variant.name, url, request, server });
+      targets.push({ variant, name: variant.name, bodyBytes: 0, url, request, server });
     }
     await checkSameAnswers(targets);
     const results = targets.map(() => [] as autocannon.Result[]);
@@ -112,7 +146,10 @@ export async function benchmarkCachedHits(options: { seconds: number; warmupSeco
     return targets.map((target, index) => {
       const runs = results[index]!;
       return {
+        id: target.variant.id,
+        checkout: target.variant.checkout,
         name: target.name,
+        bodyBytes: target.bodyBytes,
         rps: median(runs.map((run) => run.requests.average)),
         ratio: median(runs.map((run, round) => run.requests.average / results[0]![round]!.requests.average)),
         cpuPerRequest: median(runs.map((run, round) => cpu[index]![round]! / Math.max(1, run.requests.total))),
@@ -137,7 +174,9 @@ async function checkSameAnswers(targets: Target[]): Promise<void> {
     // The first request fills the caches.
     for (let i = 0; i < 2; i++) {
       const response = await fetch(target.url, { method: 'POST', headers: target.request.headers as Record<string, string>, body: target.request.body as string });
-      const body = (await response.json()) as { data?: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
+      const text = await response.text();
+      target.bodyBytes = Buffer.byteLength(text);
+      const body = JSON.parse(text) as { data?: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
       const contents = JSON.stringify(body.data?.context.memories.edges.map((edge) => edge.node.content));
       expected ??= contents;
       if (response.status !== 200 || contents !== expected) throw new Error(`${target.name} answered differently: ${response.status} ${contents}`);
@@ -146,30 +185,35 @@ async function checkSameAnswers(targets: Target[]): Promise<void> {
 }
 
 export function cachedHitReport(rows: CachedHitRow[], options: { seconds: number; connections: number; rounds: number }): string {
+  const floor = rows[0]!;
   const table = [
-    '| set-up | req/s | × floor | server CPU µs / req | floor CPU ÷ this | p50 ms | p99 ms | non-2xx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| set-up | req/s | × floor | server CPU µs / req | floor CPU ÷ this | p50 ms | p99 ms | body bytes | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.cpuPerRequest.toFixed(0)} | ${(rows[0]!.cpuPerRequest / row.cpuPerRequest).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.non2xx} | ${row.errors} |`,
+        `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.cpuPerRequest.toFixed(0)} | ${(floor.cpuPerRequest / row.cpuPerRequest).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.bodyBytes} | ${row.non2xx} | ${row.errors} |`,
     ),
   ].join('\n');
-  const recall = rows.find((row) => row.name.startsWith('Recall cached hit (in-process'))!;
-  const redis = rows.find((row) => row.name.startsWith('Recall cached hit (Redis'))!;
+  const ofThisCheckout = (id: string) => rows.find((row) => row.id === id && row.checkout === undefined);
+  const measured = [
+    ['in process', ofThisCheckout('recall')],
+    ['with Redis', ofThisCheckout('recall-redis')],
+  ]
+    .filter((entry): entry is [string, CachedHitRow] => entry[1] !== undefined)
+    .map(([where, row]) => `**${row.ratio.toFixed(2)}×** the floor's req/s ${where} (**${(floor.cpuPerRequest / row.cpuPerRequest).toFixed(2)}×** by CPU per request)`);
   return `## Cached hit against the floor
 
 The same 20-memory query (context, relevance), repeated by one user: ${options.connections} connections,
 ${options.seconds} s measured after a warm-up, in ${options.rounds} rounds that take every set-up in turn;
 req/s and latencies are medians over the rounds, and "× floor" is the median of each round's
-ratio to the floor measured in that round. Each server runs in a child process of its own, the
-load generator (autocannon) in this one. Every Recall row validates the bearer token and spends
-the operation budget on every request; logging is off in every set-up. "Server CPU µs / req" is
-the CPU time the server process spent per answered request: unlike req/s it does not depend on
-whether the server or the load generator (one process, sharing the machine) is the bottleneck,
-so "floor CPU ÷ this" is the steadier ratio. Target: Recall's cached hit at ≥ 0.5× the floor;
-measured here: **${recall.ratio.toFixed(2)}×** the floor's req/s in process
-(**${(rows[0]!.cpuPerRequest / recall.cpuPerRequest).toFixed(2)}×** by CPU per request), and
-**${redis.ratio.toFixed(2)}×** with Redis (**${(rows[0]!.cpuPerRequest / redis.cpuPerRequest).toFixed(2)}×** by CPU).
+ratio to the floor measured in that round. The floor sends Recall's own reply to a hit as fixed
+bytes (its body, with \`extensions.cost\`, and its headers). Each server runs in a child process of
+its own (NODE_ENV=production, as the Dockerfile sets it), the load generator (autocannon) in this
+one. Every Recall row validates the bearer token, costs the operation and spends its points from
+the budget on every request; logging is off in every set-up. "Server CPU µs / req" is the CPU
+time the server process spent per answered request: unlike req/s it does not depend on whether
+the server or the load generator (one process, sharing the machine) is the bottleneck, so
+"floor CPU ÷ this" is the steadier ratio. Measured here: ${measured.join(', and ') || 'no Recall row'}.
 
 ${table}`;
 }

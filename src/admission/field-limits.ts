@@ -73,6 +73,10 @@ function directivesOf(directive: GraphQLDirective, field: GraphQLField<unknown, 
 }
 
 function limitOf(field: string, index: number, values: Record<string, unknown>): FieldLimit {
+  // Recall never counts a refused call, and every limit counts: say so rather than ignore the ask.
+  if (values['readOnly'] === true || values['uncountRejected'] === false) {
+    throw new Error(`${field}: @rateLimit's readOnly and uncountRejected: false are not supported (refused calls are never counted)`);
+  }
   return {
     field,
     index,
