@@ -115,7 +115,8 @@ export function createAdmission(options: AdmissionOptions) {
       const spent = await limiter.spend({ spender, points: cost.points, calls, refuseWhenAllRefused: cost.onlyLimitedRoots });
       if (spent.decision && !spent.decision.allowed) return { refusal: rateLimited(spent.decision) };
       const allowances = spender === null ? null : createFieldAllowances(cost.limitedCalls, spent.grants);
-      if (spent.refusedByLimits) return { refusal: fieldRateLimited(allowances!.firstRefusal()!, spent.decision) };
+      const refusedWhole = spent.refusedByLimits ? allowances?.firstRefusal() : null;
+      if (refusedWhole) return { refusal: fieldRateLimited(refusedWhole, spent.decision) };
 
       const read = spent.log ? log.observe(spent.log.generation, spent.log.position) : log.position();
       let { viewer } = first;

@@ -3,6 +3,7 @@ import {
   getDirectiveValues,
   getNamedType,
   getNullableType,
+  getVariableValues,
   isCompositeType,
   isListType,
   Kind,
@@ -83,12 +84,15 @@ export function operationCost(
   const operation = operationOf(document, operationName);
   const root = operation && schema.getRootType(operation.operation);
   if (!operation || !root) return FLAT;
+  // Coerced as execution will coerce them, defaults included: `$first: Int = 100` counts 100.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
+  if (coerced.errors) return FLAT;
   const walk: Walk = {
     schema,
     fragments: new Map(
       document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
     ),
-    variables: variables ?? {},
+    variables: coerced.coerced,
     options,
     limits,
     calls: new Map(),

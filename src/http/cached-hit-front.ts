@@ -133,8 +133,9 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const body = debug
       ? resultBody(hit.result, { ...extensions, ...cacheDebugExtension(true, hit.maxAgeSeconds) })
       : withExtensions(encodedBody(hit.result), extensions);
-    if (body.length > options.maxResponseBytes) {
-      const reply = refusalReply(responseTooLarge(Buffer.byteLength(body), options.maxResponseBytes), req.headers.accept);
+    const bytes = Buffer.byteLength(body);
+    if (bytes > options.maxResponseBytes) {
+      const reply = refusalReply(responseTooLarge(bytes, options.maxResponseBytes), req.headers.accept);
       return send(res, reply.status, reply.headers, reply.body, startedAt, known.operationName);
     }
     headers['Content-Type'] = `${mediaType}; charset=utf-8`;

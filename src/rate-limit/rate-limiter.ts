@@ -264,7 +264,9 @@ export function createRateLimiter(options: RateLimiterOptions) {
       );
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
       if (!decided.budgetAllowed) rejected.inc({ limit: `budget:${tier}` });
-      else request.calls.forEach((call, i) => grants[i]!.granted < call.count && rejected.inc({ limit: call.field }));
+      else {
+        for (const [i, call] of request.calls.entries()) if (grants[i]!.granted < call.count) rejected.inc({ limit: call.field });
+      }
       const decision =
         spender === null
           ? null

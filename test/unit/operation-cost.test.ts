@@ -109,3 +109,11 @@ describe('field limits', () => {
     expect(() => parseLimitSetting('5')).toThrow(/max\/window/);
   });
 });
+
+describe('operation cost with variables', () => {
+  it('counts a variable left out at its default, as execution will use it', () => {
+    expect(cost('query ($n: Int = 100) { contexts(first: $n) { edges { node { id } } } }').nodes).toBe(101);
+    // Variables that do not coerce cannot run: a flat point, and yoga says why.
+    expect(cost('query ($n: Int) { contexts(first: $n) { edges { node { id } } } }', { n: 'many' })).toMatchObject({ nodes: 0, points: 1 });
+  });
+});
