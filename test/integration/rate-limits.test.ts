@@ -112,6 +112,15 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     expect((await other.json()).data.only.token).toEqual(expect.any(String));
   });
 
+  it('counts failed logins for any email against the address: 20 per 15 min', async () => {
+    const from = { 'x-forwarded-for': address() };
+    const logins = Array.from({ length: 25 }, (_, i) => `a${i}: login(input: { email: "nobody-${i}@example.com", password: "guess" }) { errors { code } }`);
+    const body = await (await post({ query: `mutation { ${logins.join(' ')} }` }, from)).json();
+    const answered = Object.values(body.data).filter((value) => value !== null);
+    expect(answered).toEqual(Array(20).fill({ errors: [{ code: 'INVALID_CREDENTIALS' }] }));
+    expect(body.errors).toHaveLength(5);
+  });
+
   it('answers a limited field inside a larger query: N results, then null with RATE_LIMITED, the rest present', async () => {
     const fresh = await t.newUser();
     const { contextId } = await t.newMemories(fresh, ['pasta with tomato', 'tomato soup']);
