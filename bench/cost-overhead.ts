@@ -119,13 +119,19 @@ ${rows.join('\n')}
 costing it takes ${us(firstStall)} µs the first time in the process, ${range(stallCold)} µs for
 a new document (parse + cost; a new operation name each time, so the memo misses), and
 ${range(stallWarm)} µs once memoised. Over HTTP (an app on this process's loopback, embedded
-database, a FREE user's token, default settings), the refusal (400, COST_ESTIMATED_TOO_EXPENSIVE)
-takes ${http.fresh} ms (median, p99, max of ${http.count} requests, each a new document) and
-${http.repeated} ms when the same document repeats: **under the 5 ms target** ${http.fresh.split(' / ').every((v) => Number(v) < 5) ? 'at every percentile' : 'at the median (not at every percentile: see max)'}. `;
+database, a FREE user's token, default settings; ${http.count} requests one after another after 20
+to warm up), the refusal (400, COST_ESTIMATED_TOO_EXPENSIVE) takes, in ms (median / p99 / max):
+
+| | in the server (request to last byte written) | at the client (fetch, same process) |
+|---|---:|---:|
+| a new document each time | ${http.fresh.server} | ${http.fresh.client} |
+| the same document again | ${http.repeated.server} | ${http.repeated.client} |
+
+Target: refused in under 5 ms: ${http.fresh.server.split(' / ').every((v) => Number(v) < 5) ? '**met** at every percentile in the server' : Number(http.fresh.server.split(' / ')[0]) < 5 ? '**met** at the median in the server, not at every percentile (see the tail: the machine is shared)' : '**not met**'}.`;
 }
 
-/** The stall query's refusal over HTTP: client-side ms (median / p99 / max), new documents and a repeated one. */
-async function refusalOverHttp(): Promise<{ fresh: string; repeated: string; count: number }> {
+/** The stall query's refusal over HTTP, in ms (median / p99 / max) at the client and in the server: new documents, and a repeated one. */
+async function refusalOverHttp(): Promise<{ fresh: { client: string; server: string }; repeated: { client: string; server: string }; count: number }> {
   const logger = pino({ level: 'silent' });
   const db = await openDatabase(config, logger);
   const app = createApp({ config, db, logger });
@@ -134,8 +140,19 @@ async function refusalOverHttp(): Promise<{ fresh: string; repeated: string; cou
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/graphql`;
     const token: string = (await send(fetch, url, 'mutation { signUp(input: { email: "cost@example.com", password: "cost password" }) { token } }')).signUp.token;
     const count = 300;
+    // Server side: from the request's headers to the reply's last byte handed to the socket.
+    let served: number[] = [];
+    app.server.prependListener('request', (_req, res) => {
+      const started = performance.now();
+      res.once('finish', () => served.push(performance.now() - started));
+    });
+    const stats = (times: number[]): string => {
+      const sorted = times.slice(20).sort((x, y) => x - y);
+      return [median(sorted), sorted[Math.floor(sorted.length * 0.99)]!, sorted.at(-1)!].map((ms) => ms.toFixed(2)).join(' / ');
+    };
     const measure = async (queryOf: (i: number) => string) => {
       const times: number[] = [];
+      served = [];
       for (let i = 0; i < count; i++) {
         const started = performance.now();
         const response = await fetch(url, {
@@ -147,8 +164,7 @@ async function refusalOverHttp(): Promise<{ fresh: string; repeated: string; cou
         times.push(performance.now() - started);
         if (response.status !== 400 || body.errors?.[0]?.extensions?.code !== 'COST_ESTIMATED_TOO_EXPENSIVE') throw new Error(`the stall query was not refused: ${response.status} ${JSON.stringify(body)}`);
       }
-      const sorted = times.slice(20).sort((a, b) => a - b);
-      return [median(sorted), sorted[Math.floor(sorted.length * 0.99)]!, sorted.at(-1)!].map((ms) => ms.toFixed(2)).join(' / ');
+      return { client: stats(times), server: stats(served) };
     };
     const fresh = await measure((i) => STALL_QUERY.replace('query Stall', `query Stall${i}`));
     const repeated = await measure(() => STALL_QUERY);

@@ -26,15 +26,22 @@ const command = (part: Part) => `\`npm run bench:cost -- ${part}\``;
 
 const { writeIssue9 } = await import('./results-file.js');
 const subsections: string[] = [];
+// Others may be using the machine: each part says how busy it was.
+let loadAtStart = os.loadavg()[0]!;
+const withLoad = (text: string) => {
+  const note = `${text}\n\nLoad average (1 min) of the machine: ${loadAtStart.toFixed(1)} when this part began, ${os.loadavg()[0]!.toFixed(1)} when it ended (${os.cpus().length} cores).`;
+  loadAtStart = os.loadavg()[0]!;
+  return note;
+};
 
 if (runs('overhead')) {
   const { benchmarkCostOverhead } = await import('./cost-overhead.js');
-  subsections.push(await benchmarkCostOverhead());
+  subsections.push(withLoad(await benchmarkCostOverhead()));
 }
 
 if (runs('cached-hit')) {
   const { benchmarkCachedHitRuns } = await import('./cost-cached-hit.js');
-  subsections.push(await benchmarkCachedHitRuns(command('cached-hit')));
+  subsections.push(withLoad(await benchmarkCachedHitRuns(command('cached-hit'))));
 }
 
 for (const part of ['heavy', 'heavy-pg'] as const) {
@@ -51,7 +58,7 @@ for (const part of ['heavy', 'heavy-pg'] as const) {
     const seeded = await seedHeavy(env);
     const seedSeconds = (performance.now() - started) / 1000;
     const rows = await measureHeavy(env, seeded, heavyOperations(seeded, await pageCursors(env, seeded)));
-    subsections.push(heavyReport(rows, { part, command: command(part), database: part === 'heavy' ? 'embedded PGlite (DATA_DIR)' : 'PostgreSQL on loopback', seedSeconds }));
+    subsections.push(withLoad(heavyReport(rows, { part, command: command(part), database: part === 'heavy' ? 'embedded PGlite (DATA_DIR)' : 'PostgreSQL on loopback', seedSeconds })));
   } finally {
     if (part === 'heavy' && !process.env['BENCH_DATA_DIR']) rmSync(dataDir, { recursive: true, force: true });
     if (part === 'heavy-pg') {
