@@ -58,10 +58,28 @@ interface Walk {
   variables: Record<string, unknown>;
   options: CostOptions;
   limits: FieldLimits;
-  calls: Map<string, LimitedCalls>;
-  nodes: number;
+  /** Each fragment's tally, by fragment and the list sizes it was given: a fragment spread many times is walked once. */
+  tallies: Map<string, Tally>;
   /** Fragments being walked, so that a cyclic one (refused later by validation) is not walked forever. */
   open: Set<string>;
+}
+
+/** What a selection costs for one value of its parent: the nodes, and the calls of limited fields. */
+interface Tally {
+  nodes: number;
+  calls: Map<string, LimitedCalls>;
+}
+
+const emptyTally = (): Tally => ({ nodes: 0, calls: new Map() });
+
+/** Adds `times` copies of `source` to `target`: costs and calls grow linearly with the values above them. */
+function addTally(target: Tally, source: Tally, times: number): void {
+  target.nodes += source.nodes * times;
+  for (const [group, call] of source.calls) {
+    const known = target.calls.get(group);
+    if (known) known.count += call.count * times;
+    else target.calls.set(group, { ...call, count: call.count * times });
+  }
 }
 
 /**
@@ -70,7 +88,8 @@ interface Walk {
  * sizes of the lists above it, a list's size being its slicing argument (`first`, or the page
  * size when left out) or its `@listSize`. The calls of each rate-limited field are counted the
  * same way: an alias, or a list item, that calls the field is a call. An invalid document costs
- * a flat point; validation then refuses it.
+ * a flat point; validation then refuses it. The walk is linear in the document's size: each
+ * fragment is tallied once per list sizes, however often it is spread.
  */
 export function operationCost(
   schema: GraphQLSchema,
@@ -95,19 +114,17 @@ export function operationCost(
     variables: coerced.coerced,
     options,
     limits,
-    calls: new Map(),
-    nodes: 0,
+    tallies: new Map(),
     open: new Set(),
   };
-  const rootFields: FieldNode[] = [];
-  collectFields(walk, operation.selectionSet, rootFields);
-  walkSelection(walk, root, operation.selectionSet, 1, new Map());
-  const named = rootFields.filter((field) => field.name.value !== '__typename');
+  const tally = tallySelection(walk, root, operation.selectionSet, new Map());
+  const roots = rootFieldNames(walk, operation.selectionSet);
+  roots.delete('__typename');
   return {
-    nodes: walk.nodes,
-    points: Math.max(1, Math.ceil(walk.nodes / NODES_PER_POINT)),
-    limitedCalls: [...walk.calls.values()],
-    onlyLimitedRoots: named.length > 0 && named.every((field) => limits.has(`${root.name}.${field.name.value}`)),
+    nodes: tally.nodes,
+    points: Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.ceil(tally.nodes / NODES_PER_POINT))),
+    limitedCalls: [...tally.calls.values()],
+    onlyLimitedRoots: roots.size > 0 && [...roots].every((name) => limits.has(`${root.name}.${name}`)),
   };
 }
 
@@ -117,81 +134,86 @@ function operationOf(document: DocumentNode, operationName: string | null | unde
   return operations.length === 1 ? operations[0]! : null;
 }
 
-/** The fields a selection set selects, through its fragments (for the root's fields). */
-function collectFields(walk: Walk, selectionSet: SelectionSetNode, into: FieldNode[]): void {
+/** The names of the fields a selection set selects, through its fragments (each visited once). */
+function rootFieldNames(walk: Walk, selectionSet: SelectionSetNode, names = new Set<string>(), seen = new Set<string>()): Set<string> {
   for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) into.push(selection);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) collectFields(walk, selection.selectionSet, into);
+    if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFieldNames(walk, selection.selectionSet, names, seen);
     else {
       const fragment = walk.fragments.get(selection.name.value);
-      if (!fragment || walk.open.has(fragment.name.value)) continue;
-      walk.open.add(fragment.name.value);
-      collectFields(walk, fragment.selectionSet, into);
-      walk.open.delete(fragment.name.value);
+      if (!fragment || seen.has(fragment.name.value)) continue;
+      seen.add(fragment.name.value);
+      rootFieldNames(walk, fragment.selectionSet, names, seen);
     }
   }
+  return names;
 }
 
 /**
- * Adds up a selection set's cost. `times` is how many values of `parent` there may be;
- * `sized` gives the sizes of the lists a connection's slicing argument sets (its edges).
- * Fragments on other types are counted too, as if every value matched: an upper bound.
+ * A selection set's tally for one value of `parent`; `sized` gives the sizes of the lists a
+ * connection's slicing argument sets (its edges). Fragments on other types are counted too, as
+ * if every value matched: an upper bound.
  */
-function walkSelection(walk: Walk, parent: GraphQLCompositeType, selectionSet: SelectionSetNode, times: number, sized: Map<string, number>): void {
+function tallySelection(walk: Walk, parent: GraphQLCompositeType, selectionSet: SelectionSetNode, sized: Map<string, number>): Tally {
+  const tally = emptyTally();
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.INLINE_FRAGMENT) {
       const type = selection.typeCondition ? walk.schema.getType(selection.typeCondition.name.value) : parent;
-      if (type && isCompositeType(type)) walkSelection(walk, type, selection.selectionSet, times, sized);
-      continue;
+      if (type && isCompositeType(type)) addTally(tally, tallySelection(walk, type, selection.selectionSet, sized), 1);
+    } else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+      addTally(tally, tallyFragment(walk, selection.name.value, sized), 1);
+    } else {
+      addTally(tally, tallyField(walk, parent, selection, sized), 1);
     }
-    if (selection.kind === Kind.FRAGMENT_SPREAD) {
-      const fragment = walk.fragments.get(selection.name.value);
-      const type = fragment && walk.schema.getType(fragment.typeCondition.name.value);
-      if (!fragment || !type || !isCompositeType(type) || walk.open.has(fragment.name.value)) continue;
-      walk.open.add(fragment.name.value);
-      walkSelection(walk, type, fragment.selectionSet, times, sized);
-      walk.open.delete(fragment.name.value);
-      continue;
-    }
-    walkField(walk, parent, selection, times, sized);
   }
+  return tally;
 }
 
-function walkField(walk: Walk, parent: GraphQLCompositeType, node: FieldNode, times: number, sized: Map<string, number>): void {
+function tallyFragment(walk: Walk, name: string, sized: Map<string, number>): Tally {
+  const key = `${name}\0${[...sized].join(',')}`;
+  const known = walk.tallies.get(key);
+  if (known) return known;
+  const fragment = walk.fragments.get(name);
+  const type = fragment && walk.schema.getType(fragment.typeCondition.name.value);
+  if (!fragment || !type || !isCompositeType(type) || walk.open.has(name)) return emptyTally();
+  walk.open.add(name);
+  const tally = tallySelection(walk, type, fragment.selectionSet, sized);
+  walk.open.delete(name);
+  walk.tallies.set(key, tally);
+  return tally;
+}
+
+function tallyField(walk: Walk, parent: GraphQLCompositeType, node: FieldNode, sized: Map<string, number>): Tally {
+  const tally = emptyTally();
   const name = node.name.value;
   if (name.startsWith('__')) {
     // Introspection: a flat node; its size is bounded by the schema, not by the data.
-    if (name !== '__typename') walk.nodes += times;
-    return;
+    if (name !== '__typename') tally.nodes = 1;
+    return tally;
   }
   // Unions have no fields of their own (only __typename, above).
   const field = 'getFields' in parent ? parent.getFields()[name] : undefined;
-  if (!field) return;
+  if (!field) return tally;
   const args = argumentsOf(field, node, walk.variables);
   const coordinate = `${parent.name}.${name}`;
   const limits = walk.limits.get(coordinate);
-  if (limits && args) countCalls(walk, coordinate, limits, args, times);
+  if (limits && args) {
+    const group = callGroupOf(coordinate, limits, args);
+    tally.calls.set(group, { group, limits, args, count: callsPerCall(limits, args) });
+  }
 
   const type = getNamedType(field.type);
   const { weight, listSize, isList } = declaredCost(walk.schema, field);
   const size = isList ? (sized.get(name) ?? sizeFrom(walk, listSize, args)) : 1;
-  const values = times * size;
-  walk.nodes += weight * values;
-  if (!node.selectionSet || !isCompositeType(type)) return;
+  tally.nodes = weight * size;
+  if (!node.selectionSet || !isCompositeType(type)) return tally;
   const childSizes = new Map<string, number>();
   if (listSize?.sizedFields?.length) {
     const childSize = sizeFrom(walk, listSize, args);
     for (const child of listSize.sizedFields) childSizes.set(child, childSize);
   }
-  walkSelection(walk, type, node.selectionSet, values, childSizes);
-}
-
-function countCalls(walk: Walk, coordinate: string, limits: readonly FieldLimit[], args: Record<string, unknown>, times: number): void {
-  const group = callGroupOf(coordinate, limits, args);
-  const count = times * callsPerCall(limits, args);
-  const known = walk.calls.get(group);
-  if (known) known.count += count;
-  else walk.calls.set(group, { group, limits, args, count });
+  addTally(tally, tallySelection(walk, type, node.selectionSet, childSizes), size);
+  return tally;
 }
 
 /** The field's arguments as the resolver will see them; null when they do not coerce (validation refuses those). */

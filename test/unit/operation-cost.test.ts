@@ -46,6 +46,19 @@ describe('operation cost', () => {
     expect(cost('{ viewer { ...A } } fragment A on User { ...B } fragment B on User { ...A }').points).toBe(1);
   });
 
+  it('walks a fragment spread many times once: the cost of doubling fragments is linear to compute, and counted in full', () => {
+    const levels = 40;
+    const fragments = Array.from({ length: levels }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ');
+    const started = performance.now();
+    const doubled = cost(`query { ...F0 } ${fragments} fragment F${levels} on Query { contexts(first: 1) { edges { node { id } } } }`);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(doubled.nodes).toBe(2 ** levels * 2);
+    // And a limited field spread that way counts every call.
+    const logins = cost(`mutation { ...L0 } ${Array.from({ length: 10 }, (_, i) => `fragment L${i} on Mutation { ...L${i + 1} ...L${i + 1} }`).join(' ')} fragment L10 on Mutation { login(input: { email: "a@example.com", password: "x" }) { token } }`);
+    expect(logins.limitedCalls).toEqual([expect.objectContaining({ count: 1024 })]);
+    expect(logins.onlyLimitedRoots).toBe(true);
+  });
+
   it('picks the named operation, and costs an unknown one (or no document) one flat point', () => {
     const document = 'query A { viewer { id } } query B { contexts(first: 100) { edges { node { id } } } }';
     expect(cost(document, {}, 'B').nodes).toBe(101);
