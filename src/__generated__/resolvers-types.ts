@@ -87,6 +87,7 @@ export type CacheInvalidationFilter = {
 export type Context = {
   __typename?: 'Context';
   createdAt: Scalars['DateTime']['output'];
+  /** Up to 2,000 characters. */
   description?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** Optional key chosen by the client, unique among the owner's contexts. */
@@ -199,6 +200,7 @@ export type Memory = {
   /** How much the memory matters, from 0 to 1. */
   importance: Scalars['Float']['output'];
   kind: MemoryKind;
+  /** Up to 16 KB of JSON: it weighs like two objects in the operation's cost. */
   metadata?: Maybe<Scalars['JSON']['output']>;
   /** How relevant this memory is to a context of the viewer. */
   relevance: RelevanceScore;
