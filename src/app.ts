@@ -174,7 +174,6 @@ export function createApp(options: AppOptions): App {
       accessRecorder,
       endpoint: GRAPHQL_ENDPOINT,
       responseCacheEnabled: config.RESPONSE_CACHE_ENABLED,
-      maxResponseBytes: config.MAX_RESPONSE_BYTES,
       development: config.NODE_ENV === 'development',
       hits: cache.metrics.fastPathHits,
       logger,

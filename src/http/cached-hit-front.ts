@@ -3,7 +3,6 @@ import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
-import { responseTooLarge } from '../admission/refusal.js';
 import type { ResponseStore } from '../cache/response-store.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { logRequest } from './access-log.js';
@@ -37,8 +36,6 @@ export interface CachedHitFrontOptions {
   /** The GraphQL endpoint, e.g. /graphql. */
   endpoint: string;
   responseCacheEnabled: boolean;
-  /** Largest body sent; a larger result is replaced by a RESPONSE_TOO_LARGE error. */
-  maxResponseBytes: number;
   /** Development mode: the cache metadata is shown to everyone. */
   development: boolean;
   /** Counts the hits answered here, by status (200 or 304). */
@@ -133,11 +130,6 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const body = debug
       ? resultBody(hit.result, { ...extensions, ...cacheDebugExtension(true, hit.maxAgeSeconds) })
       : withExtensions(encodedBody(hit.result), extensions);
-    const bytes = Buffer.byteLength(body);
-    if (bytes > options.maxResponseBytes) {
-      const reply = refusalReply(responseTooLarge(bytes, options.maxResponseBytes), req.headers.accept);
-      return send(res, reply.status, reply.headers, reply.body, startedAt, known.operationName);
-    }
     headers['Content-Type'] = `${mediaType}; charset=utf-8`;
     send(res, 200, headers, body, startedAt, known.operationName);
   }

@@ -10,6 +10,7 @@ import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
+import { useResponseLimit } from './use-response-limit.js';
 import { useRequestLogger } from './use-request-logger.js';
 
 /**
@@ -32,6 +33,7 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
     useInputGuard(),
+    useResponseLimit({ maxBytes: config.MAX_RESPONSE_BYTES }),
     ...useRecallResponseCache({
       enabled: config.RESPONSE_CACHE_ENABLED,
       ttlMs: config.RESPONSE_CACHE_TTL_SECONDS * 1000,
@@ -40,6 +42,6 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
       metrics: deps.cache.metrics,
       clock: deps.clock,
     }),
-    useReply({ development: config.NODE_ENV === 'development', maxResponseBytes: config.MAX_RESPONSE_BYTES }),
+    useReply({ development: config.NODE_ENV === 'development' }),
   ] as Plugin[];
 }

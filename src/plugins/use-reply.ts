@@ -1,11 +1,9 @@
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { admissionOf } from '../admission/admission.js';
-import { responseTooLarge } from '../admission/refusal.js';
 import {
   CACHE_DEBUG_HEADER,
   cacheDebugExtension,
   matchesIfNoneMatch,
-  refusalReply,
   replyExtensions,
   resultHeaders,
   showsCacheDebug,
@@ -15,15 +13,13 @@ import { responseCacheOutcome } from './use-recall-response-cache.js';
 export interface ReplyPluginOptions {
   /** Development mode: the cache metadata is shown to everyone. */
   development: boolean;
-  /** Largest body sent; a larger result is replaced by a RESPONSE_TOO_LARGE error. */
-  maxResponseBytes: number;
 }
 
 /**
  * Turns what yoga answers into Recall's reply, through the reply module the cached-hit front
  * uses too: the ETag, Cache-Control and RateLimit-* headers, `extensions.cost`,
  * `extensions.cache` for those who may see it, a 304 when the client's If-None-Match names the
- * result (a fresh one as much as a cached one), and no body over MAX_RESPONSE_BYTES. yoga keeps
+ * result (a fresh one as much as a cached one). yoga keeps
  * choosing the media type and writing the body.
  */
 export function useReply(options: ReplyPluginOptions): Plugin {
@@ -49,12 +45,6 @@ export function useReply(options: ReplyPluginOptions): Plugin {
       if (Object.keys(extensions).length > 0) setResult({ ...result, extensions });
     },
     onResponse({ request, response, setResponse, fetchAPI }) {
-      const bytes = Number(response.headers.get('content-length'));
-      if (bytes > options.maxResponseBytes) {
-        const reply = refusalReply(responseTooLarge(bytes, options.maxResponseBytes), request.headers.get('accept'));
-        setResponse(new fetchAPI.Response(reply.body, { status: reply.status, headers: reply.headers }));
-        return;
-      }
       const reply = replies.get(request);
       if (!reply) return;
       for (const [name, value] of Object.entries(reply.headers)) response.headers.set(name, value);

@@ -194,18 +194,32 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     expect((await t.gql(once, { id: own.contextId }, { token: fresh.token })).status).toBe(200);
   });
 
-  it('cuts off a response over MAX_RESPONSE_BYTES with a clear error, on a miss and on a cached hit', async () => {
+  it('cuts off a response over MAX_RESPONSE_BYTES with a clear error, over JSON (never stored), SSE and WebSocket', async () => {
     const small = await createTestApp(backend, { ...(redisUrl ? { redisUrl } : {}), env: { MAX_RESPONSE_BYTES: '400' }, database: t.database });
     try {
       const smallUrl = await listen(small);
       const { contextId } = await small.newMemories(user, ['x'.repeat(300), 'y'.repeat(300)]);
-      const query = JSON.stringify({ query: 'query ($id: ID!) { context(id: $id) { memories { edges { node { content } } } } }', variables: { id: contextId } });
+      const operation = { query: 'query ($id: ID!) { context(id: $id) { memories { edges { node { content } } } } }', variables: { id: contextId } };
+      const send = (accept: string) =>
+        fetch(smallUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${user.token}` }, body: JSON.stringify(operation) });
       for (let i = 0; i < 2; i++) {
-        const response = await fetch(smallUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: query });
+        const response = await send('application/graphql-response+json');
         expect(response.status).toBe(400);
         const body = await response.json();
         expect(body.errors[0].extensions.code).toBe('RESPONSE_TOO_LARGE');
         expect(body.errors[0].message).toMatch(/the limit is 400 \(MAX_RESPONSE_BYTES\)/);
+        expect(body.data).toBeUndefined();
+      }
+      const events = await (await send('text/event-stream')).text();
+      expect(events).toContain('RESPONSE_TOO_LARGE');
+      expect(events).not.toContain('x'.repeat(300));
+      const socket = webSocketClient(smallUrl, user.token);
+      try {
+        const overSocket = await overWebSocket(socket, operation.query, operation.variables).catch((errors: unknown) => errors);
+        expect(JSON.stringify(overSocket)).toContain('RESPONSE_TOO_LARGE');
+        expect(JSON.stringify(overSocket)).not.toContain('"http"');
+      } finally {
+        await socket.dispose();
       }
     } finally {
       small.app.server.closeAllConnections();
