@@ -18,15 +18,20 @@ export interface FieldAllowances {
   take(group: string, calls: number, limits: readonly FieldLimit[]): FieldRefusal | null;
   /** The refusal of the first group that was refused entirely. */
   firstRefusal(): FieldRefusal | null;
+  /** Some call was refused: the operation's answer is not the one a cached response holds. */
+  readonly refusedSome: boolean;
 }
 
 export function createFieldAllowances(wanted: readonly LimitedCalls[], grants: readonly Grant[]): FieldAllowances {
   const left = new Map<string, { calls: number; refusal: FieldRefusal }>();
+  let refusedSome = false;
   wanted.forEach((call, i) => {
     const grant = grants[i] ?? { granted: 0, retryAfterSeconds: 0 };
+    if (grant.granted < call.count) refusedSome = true;
     left.set(call.group, { calls: grant.granted, refusal: { limit: call.limits[0]!, retryAfterSeconds: Math.max(1, grant.retryAfterSeconds) } });
   });
   return {
+    refusedSome,
     take(group, calls, limits) {
       const allowance = left.get(group);
       // A call the cost walk did not foresee (no valid document makes one) was never counted: refused.

@@ -99,8 +99,8 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       fallback(req, res);
     };
     const viewer = admitted.viewer;
-    // Anonymous callers see nothing that is cached.
-    if (!viewer) return toYoga();
+    // Anonymous callers see nothing that is cached, and a refused call must be answered null.
+    if (!viewer || admitted.allowances?.refusedSome) return toYoga();
 
     const memo = `${viewer.user.id}\n${source}`;
     let known = keys.get(memo);

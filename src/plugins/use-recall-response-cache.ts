@@ -77,7 +77,8 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
     {
       async onParams({ params, request, setResult, context }) {
         const admitted = admissionOf(request);
-        if (!options.enabled || !admitted?.viewer || isWebSocketOperation(request)) return;
+        // A refused call of a limited field is answered null, not with what a cached response holds.
+        if (!options.enabled || !admitted?.viewer || admitted.allowances?.refusedSome || isWebSocketOperation(request)) return;
         const { viewer } = admitted;
         const key = responseCacheKey({
           documentString: params.query ?? '',

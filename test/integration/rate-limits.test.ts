@@ -138,6 +138,18 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     expect(status.data.viewer.rateLimits.fields).toContainEqual({ field: 'Query.searchMemories', max: 3, remaining: 0 });
   });
 
+  it('never answers a refused call from the response cache', async () => {
+    const fresh = await t.newUser();
+    const { contextId } = await t.newMemories(fresh, ['tomato soup']);
+    const query = { query: 'query ($id: ID!) { viewer { id } s: searchMemories(input: { contextId: $id, query: "tomato" }) { edges { node { id } } } }', variables: { id: contextId } };
+    const bodies = [];
+    for (let i = 0; i < 4; i++) bodies.push(await (await post(query, { authorization: `Bearer ${fresh.token}` })).json());
+    // The second and third are cache hits; the fourth is over the limit of 3.
+    expect(bodies.slice(0, 3).map((body) => body.data.s.edges.length)).toEqual([1, 1, 1]);
+    expect(bodies[3].data).toEqual({ viewer: { id: fresh.id }, s: null });
+    expect(bodies[3].errors[0].extensions.code).toBe('RATE_LIMITED');
+  });
+
   it('charges a refused token to its address: of 150 from one address, the 101st gets 429', async () => {
     const from = { 'x-forwarded-for': address() };
     const statuses: number[] = [];
