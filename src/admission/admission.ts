@@ -5,7 +5,7 @@ import type { ReadPosition } from '../cache/store.js';
 import type { BudgetDecision, RateLimiter, Spender } from '../rate-limit/rate-limiter.js';
 import type { Viewer } from '../request-scope.js';
 import type { Authenticate } from './auth-strategy.js';
-import { clientIp } from './client-ip.js';
+import { addressIdentity, clientIp } from './client-ip.js';
 import { createFieldAllowances, type FieldAllowances } from './field-allowances.js';
 import type { FieldLimits } from './field-limits.js';
 import { limitCountsOf } from './limit-counts.js';
@@ -37,7 +37,7 @@ export type Admission = { admitted: Admitted; refusal?: undefined } | { refusal:
 /** Admins are not limited; users spend their tier's budget; anonymous callers their address's. */
 export function spenderOf(viewer: Viewer | null, ip: string | null): Spender | null {
   if (viewer) return viewer.user.role === 'ADMIN' ? null : { userId: viewer.user.id, tier: viewer.user.tier };
-  return { ip: ip ?? 'unknown' };
+  return { ip: addressIdentity(ip) };
 }
 
 export interface AdmissionOptions {
@@ -91,7 +91,7 @@ export function createAdmission(options: AdmissionOptions) {
   /** A refused credential costs its address one point, so that guessing tokens is limited like anything else. */
   async function refuseCredential(refusal: Refusal, ip: string | null): Promise<Refusal> {
     if (refusal.status !== 401) return refusal;
-    const spent = await limiter.spend({ spender: { ip: ip ?? 'unknown' }, points: 1, calls: [], refuseWhenAllRefused: false });
+    const spent = await limiter.spend({ spender: { ip: addressIdentity(ip) }, points: 1, calls: [], refuseWhenAllRefused: false });
     if (!spent.decision) return refusal;
     return spent.decision.allowed ? withBudget(refusal, spent.decision) : rateLimited(spent.decision);
   }

@@ -33,7 +33,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
 export function parseWindow(window: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(window.trim());
   if (!match) throw new Error(`"${window}" is not a rate-limit window (e.g. 10s, 15m, 1h)`);
-  const ms = Number(match[1]) * UNITS[match[2] ?? 's']!;
+  // Whole milliseconds: Redis expiries take integers.
+  const ms = Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
   if (!(ms >= 1)) throw new Error(`"${window}" is not a rate-limit window (e.g. 10s, 15m, 1h)`);
   return ms;
 }

@@ -1,11 +1,12 @@
 import type { CallsWanted } from '../rate-limit/rate-limiter.js';
 import type { Viewer } from '../request-scope.js';
+import { addressIdentity } from './client-ip.js';
 import { identityOf, type FieldLimit } from './field-limits.js';
 import type { LimitedCalls } from './operation-cost.js';
 
 /** Whose count a field limit keeps for this caller: their user's, or their address's (always, with `per: ADDRESS`). */
 export function limitIdentity(limit: FieldLimit, viewer: Viewer | null, ip: string | null): string {
-  return limit.per === 'VIEWER' && viewer ? `user:${viewer.user.id}` : `ip:${ip ?? 'unknown'}`;
+  return limit.per === 'VIEWER' && viewer ? `user:${viewer.user.id}` : `ip:${addressIdentity(ip)}`;
 }
 
 /** The name of a limit's count: the limit, and its identity arguments' hash when it has them. */

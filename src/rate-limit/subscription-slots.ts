@@ -8,18 +8,11 @@ import type { CacheKeys } from '../cache/keys.js';
 import { createRedisClient, firstConnection } from '../cache/redis-client.js';
 import type { Clock } from '../clock.js';
 import { clientError } from '../errors.js';
-import type { Viewer } from '../request-scope.js';
 
 const TAKE_SLOT = readFileSync(new URL('./scripts/take-subscription-slot-1.lua', import.meta.url), 'utf8');
 
 /** Whose slots a subscription takes: a user's, or an anonymous caller's address's. */
 export type Subscriber = { userId: string } | { ip: string };
-
-/** Admins are not capped (null); users are counted by id, anonymous callers by address. */
-export function subscriberOf(viewer: Viewer | null, ip: string | null): Subscriber | null {
-  if (viewer) return viewer.user.role === 'ADMIN' ? null : { userId: viewer.user.id };
-  return { ip: ip ?? 'unknown' };
-}
 
 /** Gives a slot back; calling it again does nothing. */
 export type ReleaseSlot = () => void;

@@ -6,7 +6,7 @@ import { clientError } from '../errors.js';
 import { isEventId } from '../events/event-ids.js';
 import type { CacheInvalidationModel } from '../events/recall-event.js';
 import { createSubscriptionStream, StreamEnd, type Delivery, type SubscriptionStreamOptions } from '../events/subscription-stream.js';
-import { subscriberOf } from '../rate-limit/subscription-slots.js';
+import { spenderOf } from '../admission/admission.js';
 import type { RequestScope, Viewer } from '../request-scope.js';
 import { parseArgs } from '../validation.js';
 import { canAccess, requireViewer, visibleContext } from './access.js';
@@ -101,7 +101,7 @@ async function openStream<T>(scope: RequestScope, request: StreamRequest, field:
   const { config, subscriptionSlots } = scope.deps;
   const { bus, metrics, streams } = scope.deps.events;
   const after = resumeAfter(request.lastEventId);
-  const releaseSlot = await subscriptionSlots.take(subscriberOf(scope.viewer, request.clientIp));
+  const releaseSlot = await subscriptionSlots.take(spenderOf(scope.viewer, request.clientIp));
   metrics.subscriptions.inc({ field });
   const stream = createSubscriptionStream<T>({
     bus,

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { subscriberOf } from '../../src/rate-limit/subscription-slots.js';
 import { freePort, startRedisServer } from '../helpers/redis-server.js';
 import { listen, openEventStream, overWebSocket, subscribeOverWebSocket, until, webSocketClient } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
@@ -34,14 +33,6 @@ function closeServer(t: TestApp) {
   t.app.server.closeAllConnections();
   t.app.server.close();
 }
-
-it('caps users by id, anonymous callers by address, and admins not at all', () => {
-  const user = { user: { id: 'usr_1', role: 'USER' }, session: {} };
-  const admin = { user: { id: 'usr_2', role: 'ADMIN' }, session: {} };
-  expect(subscriberOf(user as never, '10.0.0.1')).toEqual({ userId: 'usr_1' });
-  expect(subscriberOf(admin as never, '10.0.0.1')).toBeNull();
-  expect(subscriberOf(null, '10.0.0.1')).toEqual({ ip: '10.0.0.1' });
-});
 
 describe.each(deployments())('the subscription cap on one instance ($name)', ({ backend, redisUrl }) => {
   let t: TestApp;

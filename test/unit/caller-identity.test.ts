@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { spenderOf } from '../../src/admission/admission.js';
+import { addressIdentity, clientIp } from '../../src/admission/client-ip.js';
+
+describe('who spends', () => {
+  it('counts users by id with their tier, anonymous callers by address, and admins not at all', () => {
+    const user = { user: { id: 'usr_1', role: 'USER', tier: 'PRO' }, session: {} };
+    const admin = { user: { id: 'usr_2', role: 'ADMIN', tier: 'FREE' }, session: {} };
+    expect(spenderOf(user as never, '10.0.0.1')).toEqual({ userId: 'usr_1', tier: 'PRO' });
+    expect(spenderOf(admin as never, '10.0.0.1')).toBeNull();
+    expect(spenderOf(null, '10.0.0.1')).toEqual({ ip: '10.0.0.1' });
+    expect(spenderOf(null, null)).toEqual({ ip: 'unknown' });
+  });
+
+  it('counts an IPv6 caller by its /64, and an IPv4 one whole, mapped or not', () => {
+    expect(addressIdentity('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressIdentity('2001:0db8:0001:0002:ffff::1')).toBe('2001:db8:1:2::/64');
+    expect(addressIdentity('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressIdentity('::1')).toBe('0:0:0:0::/64');
+    expect(addressIdentity('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressIdentity('203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('takes the address a trusted proxy saw, and only then', () => {
+    expect(clientIp(true, '198.51.100.1, 203.0.113.7', '10.0.0.1')).toBe('203.0.113.7');
+    expect(clientIp(false, '203.0.113.7', '10.0.0.1')).toBe('10.0.0.1');
+  });
+});
