@@ -26,10 +26,12 @@ export function createMemoryLimitStore(options: { maxKeys: number }): LimitStore
     async decide(query: LimitQuery): Promise<LimitDecision> {
       const now = query.nowMs;
       const [currentKey, previousKey] = query.budgetKeys;
-      const current = budgetCount(currentKey, now);
-      let used = query.budgetLimit > 0 ? usedInWindow(budgetCount(previousKey, now), current, query.previousWeight) : 0;
+      const current = query.budgetLimit > 0 ? budgetCount(currentKey, now) : 0;
+      const previous = query.budgetLimit > 0 ? budgetCount(previousKey, now) : 0;
+      const windows = { current, previous };
+      let used = usedInWindow(previous, current, query.previousWeight);
       if (query.budgetLimit > 0 && used + query.points > query.budgetLimit) {
-        return { budgetAllowed: false, used, log: null, refusedByLimits: false, grants: [] };
+        return { budgetAllowed: false, used, log: null, refusedByLimits: false, windows, grants: [] };
       }
       const live = query.limits.map((limit) => liveLog(limit.key, limit.windowMs, now));
       const room = query.limits.map((limit, i) => limit.max - live[i]!.length);
@@ -46,7 +48,7 @@ export function createMemoryLimitStore(options: { maxKeys: number }): LimitStore
         return { granted, waitMs, group };
       });
       if (query.refuseWhenAllRefused && grants.length > 0 && grants.every((grant) => grant.granted === 0)) {
-        return { budgetAllowed: true, used, log: null, refusedByLimits: true, grants: grants.map(({ waitMs }) => ({ granted: 0, waitMs })) };
+        return { budgetAllowed: true, used, log: null, refusedByLimits: true, windows, grants: grants.map(({ waitMs }) => ({ granted: 0, waitMs })) };
       }
       if (query.budgetLimit > 0) {
         const entry = budgets.get(currentKey);
@@ -61,7 +63,7 @@ export function createMemoryLimitStore(options: { maxKeys: number }): LimitStore
           logs.set(query.limits[i]!.key, log);
         }
       }
-      return { budgetAllowed: true, used, log: null, refusedByLimits: false, grants: grants.map(({ granted, waitMs }) => ({ granted, waitMs })) };
+      return { budgetAllowed: true, used, log: null, refusedByLimits: false, windows, grants: grants.map(({ granted, waitMs }) => ({ granted, waitMs })) };
     },
     async peek(budgetKeys, previousWeight, limits, nowMs) {
       return {

@@ -88,6 +88,8 @@ export interface LimitDecision {
   used: number;
   log: LogSeen | null;
   refusedByLimits: boolean;
+  /** The budget's counts in its current and previous fixed windows, before this operation. */
+  windows: { current: number; previous: number };
   grants: Array<{ granted: number; waitMs: number }>;
 }
 
@@ -140,12 +142,13 @@ export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStor
       ];
       const reply = await spend(3 + query.limits.length, ...args);
       const grants = [];
-      for (let at = 5; at < reply.length; at += 2) grants.push({ granted: Number(reply[at]), waitMs: Number(reply[at + 1]) });
+      for (let at = 7; at < reply.length; at += 2) grants.push({ granted: Number(reply[at]), waitMs: Number(reply[at + 1]) });
       return {
         budgetAllowed: Number(reply[0]) === 1,
         used: Number(reply[1]),
         log: { generation: String(reply[2]), position: Number(reply[3]) },
         refusedByLimits: Number(reply[4]) === 1,
+        windows: { current: Number(reply[5]), previous: Number(reply[6]) },
         grants,
       };
     },
@@ -180,6 +183,24 @@ export interface RateLimiterOptions {
   clock: Clock;
   registry: Registry;
   logger: Logger;
+}
+
+/**
+ * How long until an operation of `points` fits a sliding-window budget that refused it: the
+ * previous window's share shrinks as time passes, and at the turn the current count becomes
+ * the previous one. (`usedInWindow` floors the previous share: `floor(p × w) ≤ k` once `w` is
+ * below `(k + 1) / p`.)
+ */
+export function budgetWaitMs(windows: { current: number; previous: number }, points: number, limit: number, windowMs: number, nowMs: number): number {
+  const { endsAt } = windowPosition(nowMs, windowMs);
+  const room = limit - points;
+  if (room < 0) return endsAt + windowMs - nowMs;
+  const at =
+    windows.current <= room
+      ? endsAt - (windowMs * (room - windows.current + 1)) / Math.max(1, windows.previous)
+      : endsAt + windowMs * (1 - (room + 1) / windows.current);
+  // The bound is strict: the first whole millisecond past it.
+  return Math.max(1, Math.floor(at) + 1 - nowMs);
 }
 
 /** The budget's key identity of a spender. */
@@ -275,7 +296,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
               limit,
               remaining: Math.max(0, limit - decided.used),
               cost: request.points,
-              resetSeconds: Math.max(1, Math.ceil((endsAt - now) / 1000)),
+              resetSeconds: Math.max(1, Math.ceil((decided.budgetAllowed ? endsAt - now : budgetWaitMs(decided.windows, request.points, limit, windowMs, now)) / 1000)),
             };
       return { decision, grants, refusedByLimits: decided.refusedByLimits, log: decided.log };
     },

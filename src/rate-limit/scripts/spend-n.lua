@@ -14,8 +14,9 @@
 -- A group is granted as many calls as every one of its limits still has room for; refused
 -- calls are not counted, so a caller who waits is let in again.
 -- Returns {budget allowed (1/0), budget used after (or before, when refused), generation,
--- position, operation refused by its limits (1/0), then per group: granted, ms until a call
--- has room again (0 when all were granted)}.
+-- position, operation refused by its limits (1/0), the budget's current and previous window
+-- counts (before this operation: when it has room again follows from them), then per group:
+-- granted, ms until a call has room again (0 when all were granted)}.
 local log = redis.call('HMGET', KEYS[3], 'gen', 'pos')
 local gen = log[1] or ''
 local pos = tonumber(log[2] or '0')
@@ -25,12 +26,13 @@ local now = tonumber(ARGV[5])
 
 local used = 0
 local current = 0
+local previous = 0
 if limit > 0 then
   current = tonumber(redis.call('GET', KEYS[1]) or '0')
-  local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+  previous = tonumber(redis.call('GET', KEYS[2]) or '0')
   used = math.floor(previous * tonumber(ARGV[3])) + current
   if used + points > limit then
-    return {0, used, gen, pos, 0}
+    return {0, used, gen, pos, 0, current, previous}
   end
 end
 
@@ -75,7 +77,7 @@ for g = 1, nGroups do
 end
 
 if ARGV[7] == '1' and nGroups > 0 and not anyGranted then
-  local out = {1, used, gen, pos, 1}
+  local out = {1, used, gen, pos, 1, current, previous}
   for g = 1, nGroups do
     out[#out + 1] = 0
     out[#out + 1] = grants[g][2]
@@ -91,7 +93,7 @@ if limit > 0 then
   used = used + points
 end
 
-local out = {1, used, gen, pos, 0}
+local out = {1, used, gen, pos, 0, current, previous}
 for g = 1, nGroups do
   local granted, wait, n, first = grants[g][1], grants[g][2], grants[g][3], grants[g][4]
   for j = 1, n do
