@@ -26,7 +26,7 @@ export const memoryResolvers: Resolvers = {
       return context;
     },
     history: async (memory, { first }, ctx) =>
-      (await ctx.loaders.memoryHistory.load(memory.id)).slice(0, pageSize(first, ctx.deps.config)),
+      ctx.loaders.memoryHistory.load({ memoryId: memory.id, limit: pageSize(first, ctx.deps.config) }),
   },
   MemoryEvent: {
     // Users see themselves as actors; who else wrote (an admin, say) is for admins to see.

@@ -55,10 +55,19 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
     { ...options, cacheKeyFn: (key) => JSON.stringify(key) },
   );
 
-  const memoryHistory = new DataLoader<string, MemoryEventRow[]>(async (ids) => {
-    const events = groupBy(await findRecentEventsOfMemories(db, ids, config.MAX_PAGE_SIZE), (e) => e.memoryId);
-    return ids.map((id) => events.get(id) ?? []);
-  }, options);
+  // Keyed by the page size too: `history(first: 1)` reads one event per memory, not a full page
+  // (what it reads is what its cost counted).
+  const memoryHistory = new DataLoader<{ memoryId: string; limit: number }, MemoryEventRow[], string>(
+    async (keys) => {
+      const pages = new Map<string, MemoryEventRow[]>();
+      for (const [limit, group] of groupBy(keys, (key) => key.limit)) {
+        const events = groupBy(await findRecentEventsOfMemories(db, group.map((key) => key.memoryId), limit), (e) => e.memoryId);
+        for (const key of group) pages.set(`${key.memoryId}:${limit}`, events.get(key.memoryId) ?? []);
+      }
+      return keys.map((key) => pages.get(`${key.memoryId}:${key.limit}`)!);
+    },
+    { ...options, cacheKeyFn: (key) => `${key.memoryId}:${key.limit}` },
+  );
 
   const relevance = new DataLoader<RelevanceKey, RelevanceScoreModel | null, string>(
     async (keys) => (viewer ? sources.scores.load(keys.map((key) => ({ ...key, userId: viewer.user.id })), read()) : keys.map(() => null)),
@@ -68,7 +77,7 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
   /** After a write to a memory: pages, history and scores that include it must be read again. */
   const forgetMemory = (id: string) => {
     memory.clear(id);
-    memoryHistory.clear(id);
+    memoryHistory.clearAll();
     memoryPage.clearAll();
     relevance.clearAll();
   };

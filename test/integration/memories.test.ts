@@ -79,6 +79,23 @@ describe.each(backends())('memories on %s', (backend) => {
     ]);
   });
 
+  it('reads as many events of a history as asked, several page sizes in one request', async () => {
+    const [memory] = (await add([{ content: 'v1' }])).memories;
+    for (const content of ['v2', 'v3']) {
+      await t.gql('mutation ($id: ID!, $content: String!) { updateMemory(input: { id: $id, content: $content }) { errors { code } } }', { id: memory.id, content }, { token: ann.token });
+    }
+    const result = await t.gql(
+      'query ($id: ID!) { memory(id: $id) { one: history(first: 1) { content } two: history(first: 2) { content } all: history { content } } }',
+      { id: memory.id },
+      { token: ann.token },
+    );
+    expect(result.data.memory).toEqual({
+      one: [{ content: 'v3' }],
+      two: [{ content: 'v3' }, { content: 'v2' }],
+      all: [{ content: 'v3' }, { content: 'v2' }, { content: 'v1' }],
+    });
+  });
+
   it('adds nothing when any item is invalid, and names every bad field', async () => {
     const past = new Date(t.clock.now().getTime() - 1000).toISOString();
     const result = await add([
