@@ -187,8 +187,10 @@ function tallyField(walk: Walk, parent: GraphQLCompositeType, node: FieldNode, s
   const tally = emptyTally();
   const name = node.name.value;
   if (name.startsWith('__')) {
-    // Introspection: a flat node; its size is bounded by the schema, not by the data.
-    if (name !== '__typename') tally.nodes = 1;
+    // Introspection is bounded by the schema, not by the data, but a whole schema is about a
+    // point's worth of output: aliased many times, it costs as much.
+    if (name === '__schema') tally.nodes = NODES_PER_POINT;
+    else if (name === '__type') tally.nodes = NODES_PER_POINT / 10;
     return tally;
   }
   // Unions have no fields of their own (only __typename, above).

@@ -1,4 +1,5 @@
-import { getNamedType, getNullableType, isCompositeType, isListType, isObjectType, parse } from 'graphql';
+import { readFileSync } from 'node:fs';
+import { buildSchema, getNamedType, getNullableType, isCompositeType, isListType, isObjectType, parse } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { resolvers } from '../../resolvers/index.js';
@@ -57,6 +58,21 @@ describe('operation cost', () => {
     const logins = cost(`mutation { ...L0 } ${Array.from({ length: 10 }, (_, i) => `fragment L${i} on Mutation { ...L${i + 1} ...L${i + 1} }`).join(' ')} fragment L10 on Mutation { login(input: { email: "a@example.com", password: "x" }) { token } }`);
     expect(logins.limitedCalls).toEqual([expect.objectContaining({ count: 1024 })]);
     expect(logins.onlyLimitedRoots).toBe(true);
+  });
+
+  it('costs the introspection of a whole schema a point per alias', () => {
+    expect(cost('{ __schema { types { name } } }').points).toBe(1);
+    expect(cost(`{ ${Array.from({ length: 30 }, (_, i) => `s${i}: __schema { types { name fields { name } } }`).join(' ')} }`).points).toBe(30);
+  });
+
+  it('counts a call with arrayLengthField as one call per item of that list', () => {
+    const sdl = `${readFileSync(new URL('../../schema/directives.graphql', import.meta.url), 'utf8')}
+      type Query { ok: Boolean }
+      input Batch { items: [String!]! }
+      type Mutation { send(input: Batch!): Boolean @rateLimit(max: 10, window: "1m", arrayLengthField: "input.items") }`;
+    const tiny = buildSchema(sdl);
+    const counted = operationCost(tiny, parse('mutation { a: send(input: { items: ["x", "y", "z"] }) b: send(input: { items: ["w"] }) }'), null, {}, readFieldLimits(tiny), OPTIONS);
+    expect(counted.limitedCalls.map((call) => call.count)).toEqual([3 + 1]);
   });
 
   it('picks the named operation, and costs an unknown one (or no document) one flat point', () => {
