@@ -209,6 +209,9 @@ export function heavyOperations(seeded: Seeded, cursors: string[]): HeavyOperati
   const pages = coster.largest((k) => pagesQuery(k), pageVariables(probe, cursors, 1), limit, aliases);
   const contents = coster.largest((k) => contentAliases(k), { id: probe }, limit, aliases - 1);
   const searches = coster.largest((k) => searches_(k), { id: probe }, limit, aliases);
+  const smallSearches = coster.largest((k) => searches_(k, 1), { id: probe }, limit, aliases);
+  const metadataNames = coster.largest((k) => metadataAliases(k - 1), { id: metadata }, limit, aliases);
+  const introspections = coster.largest((k) => introspection(k), {}, limit, aliases);
   return [
     { name: `100 memories with history(first: ${n}) { content previousContent }, probe data`, query: historyPage(n), variables: { id: probe } },
     { name: `the same, 2 at once (what a FREE budget of 100 buys at once)`, query: historyPage(n), variables: { id: probe }, concurrency: 2 },
@@ -216,8 +219,10 @@ export function heavyOperations(seeded: Seeded, cursors: string[]): HeavyOperati
     { name: '100 memories with history(first: 1) { content }, edited memories', query: historyPage(1, false), variables: { id: edited } },
     { name: `${pages} aliased pages of 100 memories with content (after cursors), probe data`, query: pagesQuery(pages), variables: pageVariables(probe, cursors, pages) },
     { name: `100 memories with content under ${contents + 1} names (aliases), probe data`, query: contentAliases(contents), variables: { id: probe } },
-    { name: `100 memories with metadata (16 KB) under ${aliases} names (aliases)`, query: metadataAliases(aliases - 1), variables: { id: metadata } },
+    { name: `100 memories with metadata (16 KB) under ${metadataNames} names (aliases)`, query: metadataAliases(metadataNames - 1), variables: { id: metadata } },
     { name: `${searches} aliased searchMemories(first: 100) with content, 2,000 memories`, query: searches_(searches), variables: { id: probe } },
+    { name: `${smallSearches} aliased searchMemories(first: 1) with content, 2,000 memories`, query: searches_(smallSearches, 1), variables: { id: probe } },
+    { name: `${introspections} aliased introspections of the schema's types, fields and their types`, query: introspection(introspections), variables: {} },
     { name: "the issue's stall query (refused)", query: STALL_QUERY, variables: {} },
   ];
 }
@@ -237,12 +242,15 @@ const contentAliases = (count: number) => `query Contents($id: ID!) { context(id
 
 const metadataAliases = (count: number) => `query Metadata($id: ID!) { context(id: $id) { memories(first: 100) { edges { node { id metadata ${aliased(count, 'metadata')} } } } } }`;
 
+const introspection = (count: number) =>
+  `query Introspection { ${aliased(count, '__schema { types { name kind description fields { name description args { name type { name } } type { name kind ofType { name kind ofType { name } } } } } }')} }`;
+
 const WORDS = ['pasta', 'sauce', 'garden', 'travel', 'budget', 'meeting', 'music', 'health', 'family', 'books', 'code', 'recipe'];
-function searches_(count: number): string {
+function searches_(count: number, first = 100): string {
   // A different query text per alias, so that none is answered from another's work.
   const fields = Array.from(
     { length: count },
-    (_, i) => `s${i}: searchMemories(input: { contextId: $id, query: "${WORDS[i % WORDS.length]} ${WORDS[(i * 5 + 1) % WORDS.length]} w${i}x", first: 100 }) { edges { score node { id content } } }`,
+    (_, i) => `s${i}: searchMemories(input: { contextId: $id, query: "${WORDS[i % WORDS.length]} ${WORDS[(i * 5 + 1) % WORDS.length]} w${i}x", first: ${first} }) { edges { score node { id content } } }`,
   );
   return `query Searches($id: ID!) { ${fields.join(' ')} }`;
 }
