@@ -34,6 +34,13 @@ export interface Admitted {
 
 export type Admission = { admitted: Admitted; refusal?: undefined } | { refusal: Refusal; admitted?: undefined };
 
+/**
+ * What admission knows of an operation before it knows who sends it: its cost, or why it is
+ * refused whoever sends it (variables it cannot walk, a cost over the limit). It depends on the
+ * operation alone, so a transport may keep it for an operation it sees again.
+ */
+export type PreparedOperation = { cost: OperationCost; refusal?: undefined } | { refusal: Refusal; cost?: undefined };
+
 /** Admins are not limited; users spend their tier's budget; anonymous callers their address's. */
 export function spenderOf(viewer: Viewer | null, ip: string | null): Spender | null {
   if (viewer) return viewer.user.role === 'ADMIN' ? null : { userId: viewer.user.id, tier: viewer.user.tier };
@@ -98,18 +105,24 @@ export function createAdmission(options: AdmissionOptions) {
 
   return {
     identify,
-    async admit(request: AdmissionRequest, operation: OperationParams | null): Promise<Admission> {
+    /** The operation's cost, or the refusal it earns whoever sends it; null for a request that is no operation yoga can read. */
+    prepare(operation: OperationParams | null): PreparedOperation {
       // Before anything walks them (costing, the response-cache key): the check itself does not recurse.
       const problem = operation && variablesProblem(operation.variables, options.maxVariableDepth);
       if (problem) return { refusal: badInput(problem.message) };
+      const cost = costOf(operation);
+      if (cost.points > options.maxOperationCost) return { refusal: costTooHigh(cost.points, options.maxOperationCost) };
+      return { cost };
+    },
+    async admit(request: AdmissionRequest, operation: PreparedOperation): Promise<Admission> {
+      if (operation.refusal) return { refusal: operation.refusal };
+      const { cost } = operation;
       const ip = clientIp(options.trustProxy, request.forwardedFor, request.socketAddress);
       // The session is looked up before the position is known: at what this instance has applied.
       const provisional = log.position();
       const first = await identify(request.authorization, { ...provisional, exact: true });
       if ('refusal' in first) return { refusal: await refuseCredential(first.refusal, ip) };
 
-      const cost = costOf(operation);
-      if (cost.points > options.maxOperationCost) return { refusal: costTooHigh(cost.points, options.maxOperationCost) };
       const spender = spenderOf(first.viewer, ip);
       const calls = spender === null ? [] : limitCountsOf(cost.limitedCalls, first.viewer, ip);
       const spent = await limiter.spend({ spender, points: cost.points, calls, refuseWhenAllRefused: cost.onlyLimitedRoots });

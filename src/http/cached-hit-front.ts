@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
+import { rememberAdmission, type AdmissionControl, type PreparedOperation } from '../admission/admission.js';
 import type { ResponseStore } from '../cache/response-store.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { logRequest } from './access-log.js';
@@ -72,21 +72,39 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
   // hashing. Small requests only, so the memo stays small (at most ~40 MB).
   const keys = new LRUCache<string, { key: string; operationName: string | undefined }>({ max: 10_000 });
 
+  // Recent request texts, read and prepared for admission (cost, variables checked): a repeated
+  // request skips parsing its JSON and costing its document. Small requests only, as above.
+  const operations = new LRUCache<string, { operation: Operation; admission: PreparedOperation }>({ max: 10_000 });
+  function prepare(source: string, isGet: boolean): { operation: Operation; admission: PreparedOperation } | null {
+    // A query string and a JSON body are read differently, even were their texts the same.
+    const memo = `${isGet ? 'GET' : 'POST'} ${source}`;
+    let known = operations.get(memo);
+    if (!known) {
+      const operation = operationOf(isGet ? getParams(source) : parseJson(source));
+      if (!operation) return null;
+      const params = { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName };
+      known = { operation, admission: options.admission.prepare(params) };
+      if (source.length <= MAX_MEMOISED_SOURCE) operations.set(memo, known);
+    }
+    return known;
+  }
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
     const mediaType = jsonMediaType(req.headers.accept);
     const source = mediaType === null ? null : await readSource(req, endpoint);
     if (source === null || !options.responseCacheEnabled) return fallback(req, res);
+    const prepared = prepare(source, req.method === 'GET');
     // What it does not recognise (persisted queries, invalid JSON) is yoga's to admit and answer.
-    const operation = operationOf(req.method === 'GET' ? getParams(source) : parseJson(source));
-    if (!operation) return fallback(req, res);
+    if (!prepared) return fallback(req, res);
+    const { operation } = prepared;
     const admission = await options.admission.admit(
       {
         authorization: req.headers.authorization ?? null,
         forwardedFor: header(req, 'x-forwarded-for'),
         socketAddress: req.socket.remoteAddress,
       },
-      { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName },
+      prepared.admission,
     );
     if (admission.refusal) {
       const reply = refusalReply(admission.refusal, req.headers.accept);
@@ -102,7 +120,7 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     // Anonymous callers see nothing that is cached, and a refused call must be answered null.
     if (!viewer || admitted.allowances?.refusedSome) return toYoga();
 
-    const memo = `${viewer.user.id}\n${source}`;
+    const memo = `${viewer.user.id}\n${req.method} ${source}`;
     let known = keys.get(memo);
     if (!known) {
       known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName ?? undefined };

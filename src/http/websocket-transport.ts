@@ -59,7 +59,7 @@ export function serveGraphQLOverWebSocket(
             forwardedFor: Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? null),
             socketAddress: upgrade.socket.remoteAddress,
           },
-          payload,
+          options.admission.prepare(payload),
         );
         // Returned (not thrown), a refusal ends this operation and the socket stays open.
         if (admission.refusal) return [refusalError(admission.refusal)];

@@ -29,7 +29,7 @@ export function useAdmission({ admission }: AdmissionPluginOptions): Plugin {
           forwardedFor: request.headers.get('x-forwarded-for'),
           socketAddress: req?.socket.remoteAddress,
         },
-        params,
+        admission.prepare(params),
       );
       if (result.refusal) setResult({ errors: [refusalError(result.refusal, { overHttp: true })] });
       else rememberAdmission(request, result.admitted);
