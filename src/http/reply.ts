@@ -109,7 +109,11 @@ export function resultBody(result: ExecutionResult, extensions?: Record<string, 
 /** A body `resultBody` wrote without extensions, with `extensions` added: the data's bytes are not written again. */
 export function withExtensions(body: Buffer, extensions: Record<string, unknown>): Buffer {
   if (Object.keys(extensions).length === 0) return body;
-  return Buffer.concat([body.subarray(0, body.length - 1), Buffer.from(`,"extensions":${JSON.stringify(extensions)}}`)]);
+  const tail = `,"extensions":${JSON.stringify(extensions)}}`;
+  const bytes = Buffer.allocUnsafe(body.length - 1 + Buffer.byteLength(tail));
+  body.copy(bytes, 0, 0, body.length - 1);
+  bytes.write(tail, body.length - 1);
+  return bytes;
 }
 
 /** What every counted result's `extensions` carries: its cost, and the budget left (see `costExtension`). */

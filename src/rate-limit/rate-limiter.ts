@@ -277,7 +277,8 @@ export function createRateLimiter(options: RateLimiterOptions) {
           previousWeight,
           points: request.points,
           nowMs: now,
-          operationId: randomUUID(),
+          // Names the calls it adds to the sliding logs: only operations with limited calls need one.
+          operationId: groups.length > 0 ? randomUUID() : '',
           refuseWhenAllRefused: request.refuseWhenAllRefused,
           limits,
           groups,
