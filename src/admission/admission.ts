@@ -105,7 +105,7 @@ export function createAdmission(options: AdmissionOptions) {
 
   return {
     identify,
-    /** The operation's cost, or the refusal it earns whoever sends it; null for a request that is no operation yoga can read. */
+    /** The operation's cost, or the refusal it earns whoever sends it (null: none could be read; a flat point, and yoga says why). */
     prepare(operation: OperationParams | null): PreparedOperation {
       // Before anything walks them (costing, the response-cache key): the check itself does not recurse.
       const problem = operation && variablesProblem(operation.variables, options.maxVariableDepth);
