@@ -36,6 +36,12 @@ export const pages = (count: number): string =>
 export const metadataPage = (count: number): string =>
   `query Metadata($id: ID!) { context(id: $id) { memories(first: 100) { edges { node { id ${aliased(count, 'metadata')} } } } } }`;
 
+/** Fragments that each spread the next twice: a document of a few hundred tokens that expands to 2^levels spreads. */
+export const doublingFragments = (levels: number): string =>
+  `query Fragments($id: ID!) { context(id: $id) { memories(first: 100) { edges { node { ...F0 } } } } } ${Array.from({ length: levels }, (_, i) =>
+    i === levels - 1 ? `fragment F${i} on Memory { id content }` : `fragment F${i} on Memory { ...F${i + 1} ...F${i + 1} }`,
+  ).join(' ')}`;
+
 export const EVERYDAY: BenchOperation[] = [
   { name: 'the 20-memory list (cached-hit query)', query: LIST_QUERY, operationName: 'List' },
   { name: 'one memory', query: 'query One($memory: ID!) { memory(id: $memory) { id content kind tags importance } }' },
@@ -53,5 +59,6 @@ export const EVERYDAY: BenchOperation[] = [
     query: 'mutation Login { login(input: { email: "a@example.com", password: "secret password" }) { token } }',
   },
   { name: '30 aliased logins', query: `mutation Logins { ${aliased(30, 'login(input: { email: "a@example.com", password: "secret password" }) { token }')} }` },
+  { name: '100 memories through 20 levels of doubling fragments (2^20 spreads when expanded)', query: doublingFragments(20) },
   { name: "the issue's stall query (30 aliases)", query: STALL_QUERY },
 ];

@@ -2,6 +2,7 @@
  * Operations costed as admission costs them, on the schema built as src/app.ts builds it:
  * `loadTypeDefs`, `withCacheControl`, `createSchema` with the resolvers, `readFieldLimits`.
  */
+import { getDirectiveValues, isObjectType } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import { resolvers } from '../resolvers/index.js';
 import { readFieldLimits } from '../src/admission/field-limits.js';
@@ -23,6 +24,21 @@ export function createCoster(config: Config) {
     /** The operation's cost, its document through `memo` (a fresh memo parses it again). */
     cost(query: string, operationName: string | undefined, variables: Record<string, unknown>, documents = memo): OperationCost {
       return operationCost(schema, documents.parse(query), operationName, variables, limits, options);
+    },
+    /** Every `@cost` of the SDL, e.g. "Memory.metadata 2", "PageInfo 0". */
+    weights(): string[] {
+      const cost = schema.getDirective('cost')!;
+      const found: string[] = [];
+      for (const type of Object.values(schema.getTypeMap())) {
+        if (!isObjectType(type) || type.name.startsWith('__')) continue;
+        const onType = type.astNode && getDirectiveValues(cost, type.astNode);
+        if (onType) found.push(`${type.name} ${onType['weight']}`);
+        for (const field of Object.values(type.getFields())) {
+          const onField = field.astNode && getDirectiveValues(cost, field.astNode);
+          if (onField) found.push(`${type.name}.${field.name} ${onField['weight']}`);
+        }
+      }
+      return found;
     },
     /** The largest n in 1..max for which `queryOf(n)` costs at most `points`; 0 if none does. */
     largest(queryOf: (n: number) => string, variables: Record<string, unknown>, points: number, max: number): number {
