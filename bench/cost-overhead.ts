@@ -94,12 +94,15 @@ built as src/app.ts builds it (\`loadTypeDefs\`, \`withCacheControl\`, \`createS
 resolvers, \`readFieldLimits\`), costed as admission costs (\`createDocumentMemo\`, then
 \`operationCost\` with the request's variables and DEFAULT_PAGE_SIZE 20, MAX_PAGE_SIZE 100).
 Each figure is µs per operation, the median of ${RUNS} runs of a tight loop (range in brackets).
+The cached-hit front keeps what admission prepared (cost, variables checked) by request text, so
+a request repeated word for word pays neither; a new request text (other variables, say), and
+every request through yoga's pipeline, pays the first row.
 
 **The 20-memory list** (bench/cached-hit-query.ts; ${listCost.nodes} nodes, ${listCost.points} point):
 
 | step | µs / operation |
 |---|---:|
-| per request, as admission does it: memo lookup + \`operationCost\` (new variables each time) | **${range(perRequest)}** |
+| per new request text, as admission prepares it: memo lookup + \`operationCost\` (new variables each time) | **${range(perRequest)}** |
 | the memo lookup alone (LRU get of the source text) | ${range(lookup)} |
 | \`operationCost\` alone, on the parsed document (the same variables each time) | ${range(walk)} |
 | cold parse (a memo miss: \`parse\` with noLocation, maxTokens ${config.MAX_QUERY_TOKENS}) | ${range(coldParse)} |
