@@ -10,7 +10,9 @@
  * BENCH_BASELINE_CHECKOUT (a checkout of another commit, with node_modules) adds that commit's
  * Recall servers to the cached-hit runs, side by side; BENCH_BASELINE_LABEL names it.
  * BENCH_HEAVY_SEED (a file) keeps the heavy part's seed between runs, with BENCH_DATA_DIR.
+ * BENCH_COMMIT names the commit measured when this is not a git checkout (an exported snapshot).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,10 +28,11 @@ const command = (part: Part) => `\`npm run bench:cost -- ${part}\``;
 
 const { writeIssue9 } = await import('./results-file.js');
 const subsections: string[] = [];
-// Others may be using the machine: each part says how busy it was.
+// Others may be using the machine: each part says how busy it was, and what code it measured.
 let loadAtStart = os.loadavg()[0]!;
+const commit = process.env['BENCH_COMMIT'] ?? commitOf();
 const withLoad = (text: string) => {
-  const note = `${text}\n\nLoad average (1 min) of the machine: ${loadAtStart.toFixed(1)} when this part began, ${os.loadavg()[0]!.toFixed(1)} when it ended (${os.cpus().length} cores).`;
+  const note = `${text}\n\nMeasured at commit ${commit}. Load average (1 min) of the machine: ${loadAtStart.toFixed(1)} when this part began, ${os.loadavg()[0]!.toFixed(1)} when it ended (${os.cpus().length} cores).`;
   loadAtStart = os.loadavg()[0]!;
   return note;
 };
@@ -68,6 +71,18 @@ for (const part of ['heavy', 'heavy-pg'] as const) {
       await client.query(`DROP SCHEMA IF EXISTS "${env['BENCH_DATABASE_SCHEMA']}" CASCADE`);
       await client.end();
     }
+  }
+}
+
+/** This checkout's commit, marked when its source differs from it; 'unknown' outside git (BENCH_COMMIT then names it). */
+function commitOf(): string {
+  try {
+    const root = new URL('..', import.meta.url).pathname;
+    const sha = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['-C', root, 'status', '--porcelain', '--', 'src', 'schema', 'resolvers'], { encoding: 'utf8' }).trim();
+    return changed ? `${sha} (with uncommitted changes to src)` : sha;
+  } catch {
+    return 'unknown';
   }
 }
 
