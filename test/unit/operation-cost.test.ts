@@ -29,7 +29,7 @@ describe('operation cost', () => {
     // Beyond the largest page the field refuses it; it is counted at that page size.
     expect(page(10_000).nodes).toBe(101);
     expect(page(-5).nodes).toBe(1);
-    expect(cost('{ searchMemories(input: { contextId: "c", query: "q", first: 7 }) { edges { node { id } } } }').nodes).toBe(500 + 7);
+    expect(cost('{ searchMemories(input: { contextId: "c", query: "q", first: 7 }) { edges { node { id } } } }').nodes).toBe(700 + 7);
   });
 
   it('multiplies nested lists and aliases: the stall query of the abuse report is far over any limit', () => {
