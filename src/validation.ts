@@ -32,34 +32,33 @@ export function parseArgs<T>(schema: z.ZodType<T>, args: unknown): T {
 
 const NUL_MESSAGE = 'Text must not contain NUL (\\u0000) characters: PostgreSQL cannot store them.';
 
-const badVariables = (message: string): GraphQLError =>
-  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-
 /** The refusal of text with U+0000, which PostgreSQL text and jsonb cannot hold. */
-export const nulRefusal = (): GraphQLError => badVariables(NUL_MESSAGE);
+export const nulRefusal = (): GraphQLError =>
+  new GraphQLError(NUL_MESSAGE, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
 /**
- * Why an operation's variables (or any client JSON of that shape) must be refused, or null: text
+ * Why an operation's variables (or any client JSON of that shape) must be refused (the message
+ * of a BAD_USER_INPUT refusal), or null: text
  * holding U+0000, or a variable nested deeper than `maxDepth` objects and lists. The walk keeps
  * its own stack: the values are the client's, and a recursive walk overflows on a 10 KB body.
  */
-export function variablesProblem(variables: unknown, maxDepth: number): GraphQLError | null {
+export function variablesProblem(variables: unknown, maxDepth: number): string | null {
   if (variables === null || typeof variables !== 'object') return null;
   for (const [name, value] of Object.entries(variables)) {
-    if (name.includes('\0')) return nulRefusal();
+    if (name.includes('\0')) return NUL_MESSAGE;
     const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
     for (let next = stack.pop(); next; next = stack.pop()) {
       const item = next.value;
       if (typeof item === 'string') {
-        if (item.includes('\0')) return nulRefusal();
+        if (item.includes('\0')) return NUL_MESSAGE;
         continue;
       }
       if (item === null || typeof item !== 'object') continue;
       if (next.depth >= maxDepth) {
-        return badVariables(`Variable "$${name}" is nested deeper than ${maxDepth} levels (MAX_VARIABLE_DEPTH).`);
+        return `Variable "$${name}" is nested deeper than ${maxDepth} levels (MAX_VARIABLE_DEPTH).`;
       }
       for (const [key, child] of Object.entries(item)) {
-        if (key.includes('\0')) return nulRefusal();
+        if (key.includes('\0')) return NUL_MESSAGE;
         stack.push({ value: child, depth: next.depth + 1 });
       }
     }

@@ -109,7 +109,7 @@ export function createAdmission(options: AdmissionOptions) {
     prepare(operation: OperationParams | null): PreparedOperation {
       // Before anything walks them (costing, the response-cache key): the check itself does not recurse.
       const problem = operation && variablesProblem(operation.variables, options.maxVariableDepth);
-      if (problem) return { refusal: badInput(problem.message) };
+      if (problem) return { refusal: badInput(problem) };
       const cost = costOf(operation);
       if (cost.points > options.maxOperationCost) return { refusal: costTooHigh(cost.points, options.maxOperationCost) };
       return { cost };

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCacheKeys } from '../../src/cache/keys.js';
 import { createMemoryLimitStore } from '../../src/rate-limit/memory-limit-store.js';
-import { createRedisLimitStore, type LimitQuery, type LimitStore } from '../../src/rate-limit/rate-limiter.js';
+import type { LimitQuery, LimitStore } from '../../src/rate-limit/rate-limiter.js';
+import { createRedisLimitStore } from '../../src/rate-limit/redis-limit-store.js';
 
 /** The same cases for both stores: the script in Redis and its twin in process must decide alike. */
 const redisUrl = inject('redisUrl');

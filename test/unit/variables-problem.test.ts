@@ -14,19 +14,18 @@ describe('variablesProblem', () => {
 
   it('refuses a variable one level deeper than the limit, naming it and the limit', () => {
     const problem = variablesProblem({ ok: 1, deep: { a: { b: { c: {} } } } }, 3);
-    expect(problem?.message).toBe('Variable "$deep" is nested deeper than 3 levels (MAX_VARIABLE_DEPTH).');
-    expect(problem?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', http: { status: 400 } });
+    expect(problem).toBe('Variable "$deep" is nested deeper than 3 levels (MAX_VARIABLE_DEPTH).');
   });
 
   it('walks 100,000 levels without overflowing the stack, and stops at the limit', () => {
     const started = performance.now();
-    expect(variablesProblem({ m: nested(100_000) }, 32)?.message).toMatch(/"\$m" is nested deeper than 32/);
+    expect(variablesProblem({ m: nested(100_000) }, 32)).toMatch(/"\$m" is nested deeper than 32/);
     expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('refuses NUL in any string or key, however deep within the limit', () => {
-    expect(variablesProblem({ m: [[{ text: 'a\u0000b' }]] }, 32)?.message).toMatch(/NUL/);
-    expect(variablesProblem({ m: { 'k\u0000': 1 } }, 32)?.message).toMatch(/NUL/);
-    expect(variablesProblem({ 'v\u0000': 1 }, 32)?.message).toMatch(/NUL/);
+    expect(variablesProblem({ m: [[{ text: 'a\u0000b' }]] }, 32)).toMatch(/NUL/);
+    expect(variablesProblem({ m: { 'k\u0000': 1 } }, 32)).toMatch(/NUL/);
+    expect(variablesProblem({ 'v\u0000': 1 }, 32)).toMatch(/NUL/);
   });
 });
