@@ -19,7 +19,7 @@ import { createCache } from '../src/cache/cache.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createLoaders } from '../src/loaders/create-loaders.js';
-import { createHttpServer } from '../src/http/server.js';
+import { createHttpServer, httpServerOptions } from '../src/http/server.js';
 import type { Viewer } from '../src/request-scope.js';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { gql as send } from './gql.js';
@@ -95,11 +95,7 @@ if (variant === 'floor') {
   server = createServer(yoga);
 } else if (variant === 'recall-yoga-path') {
   // Recall's plugins and stores, without the fast path in front of yoga.
-  server = createHttpServer(app.yoga, {
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    maxConnections: config.MAX_CONNECTIONS,
-    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
-  });
+  server = createHttpServer(app.yoga, httpServerOptions(config));
 } else {
   server = app.server;
 }

@@ -17,7 +17,7 @@ import type { Database } from './db/database.js';
 import { createEvents, type Events } from './events/create-events.js';
 import type { GraphQLContext, RequestContext, ServerContext } from './graphql-context.js';
 import { createCachedHitFront } from './http/cached-hit-front.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, httpServerOptions } from './http/server.js';
 import { serveGraphQLOverWebSocket } from './http/websocket-transport.js';
 import { createIdGenerator } from './ids.js';
 import { createCachedSources } from './loaders/cached-sources.js';
@@ -154,6 +154,8 @@ export function createApp(options: AppOptions): App {
     plugins: [...createPlugins(deps, admission), eventStreams.plugin],
     graphiql: config.GRAPHIQL ? { title: 'Recall' } : false,
     landingPage: false,
+    // The HTTP server applies the one header policy (CORS, Vary) to every reply, yoga's included.
+    cors: false,
     // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
     healthCheckEndpoint: '/livez',
     logging: logger.child({ component: 'yoga' }),
@@ -180,11 +182,7 @@ export function createApp(options: AppOptions): App {
     },
     yoga,
   );
-  const server = createHttpServer(front, {
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    maxConnections: config.MAX_CONNECTIONS,
-    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
-  });
+  const server = createHttpServer(front, httpServerOptions(config));
   const websocket = serveGraphQLOverWebSocket(server, yoga, {
     admission,
     maxPayloadBytes: config.MAX_BODY_BYTES,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseLimitSetting } from './admission/field-limits.js';
+import { parseAllowedOrigins } from './http/header-policy.js';
 
 /**
  * Every setting Recall reads, parsed once from the environment. This is the only module that
@@ -26,6 +27,21 @@ const server = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Serve GraphiQL on GET /graphql. Default: true. */
   GRAPHIQL: flag.default(true),
+  /**
+   * Origins that browser code may call from: `*` (any origin), or a comma-separated list such as
+   * `https://app.example.com,http://localhost:5173`. Default: *.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .transform((value, ctx) => {
+      try {
+        return parseAllowedOrigins(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Take the client IP from the last X-Forwarded-For address (set by a trusted proxy). Default: false. */
   TRUST_PROXY: flag.default(false),
   /** Milliseconds to drain in-flight requests after SIGTERM before closing them. Default: 10000. */

@@ -6,7 +6,8 @@ import type { BudgetDecision } from '../rate-limit/rate-limiter.js';
 
 /**
  * How a GraphQL result becomes an HTTP reply: the response-cache key, the ETag, Cache-Control,
- * the 304 decision, the media type, the body and the debug extension. yoga's plugins and the
+ * the 304 decision, the media type, the body and the debug extension (the headers every reply
+ * carries, CORS and Vary, are the HTTP server's: see header-policy.ts). yoga's plugins and the
  * cached-hit front both call these, and nothing else takes those steps, so a cached hit is the
  * same bytes and headers whichever path answers it.
  */
@@ -75,9 +76,15 @@ export function matchesIfNoneMatch(header: string | null | undefined, etag: stri
   return (header.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => tag.replace(/^W\//, '') === opaque);
 }
 
-/** Cache-Control of a query result: cached for its viewer with the time left, or not to be kept at all. */
-export function cacheControl(maxAgeSeconds: number | null): string {
-  return maxAgeSeconds === null ? 'no-store' : `private, max-age=${maxAgeSeconds}`;
+/**
+ * Cache-Control of a query result. One with a validator may be kept by the viewer's browser but
+ * is revalidated on every use (`no-cache`): a browser never shows data older than the last write
+ * it could know of (read-your-writes holds), and the If-None-Match it sends makes the
+ * revalidation a 304 with no body. One without a validator (anonymous, or a result that is not a
+ * query's) is not kept at all.
+ */
+export function cacheControl(etag: string | null): string {
+  return etag ? 'private, no-cache' : 'no-store';
 }
 
 /** Admins may ask for the cache metadata of a response with this header set to 1. */
@@ -94,8 +101,8 @@ export function cacheDebugExtension(hit: boolean, ttlSeconds: number): { cache: 
 }
 
 /** The headers of a query result's reply (and of its 304). */
-export function resultHeaders(options: { etag: string | null; maxAgeSeconds: number | null; budget: BudgetDecision | null }): Record<string, string> {
-  const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.maxAgeSeconds) };
+export function resultHeaders(options: { etag: string | null; budget: BudgetDecision | null }): Record<string, string> {
+  const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.etag) };
   if (options.etag) headers['ETag'] = options.etag;
   if (options.budget) Object.assign(headers, budgetHeaders(options.budget));
   return headers;

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { lengthRequired, payloadTooLarge, type Refusal } from '../admission/refusal.js';
+import type { Config } from '../config.js';
+import { applyHeaderPolicy, type AllowedOrigins } from './header-policy.js';
 import { refusalReply } from './reply.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -11,10 +13,23 @@ export interface HttpServerOptions {
   maxConnections: number;
   /** Time to receive a whole request, headers and body, in ms (REQUEST_BODY_TIMEOUT_MS). */
   requestTimeoutMs: number;
+  /** Origins that may call from a browser (CORS_ORIGINS). */
+  allowedOrigins: AllowedOrigins;
+}
+
+/** The server's options as the configuration sets them. */
+export function httpServerOptions(config: Config): HttpServerOptions {
+  return {
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxConnections: config.MAX_CONNECTIONS,
+    requestTimeoutMs: config.REQUEST_BODY_TIMEOUT_MS,
+    allowedOrigins: config.CORS_ORIGINS,
+  };
 }
 
 /**
- * The node:http front of the app. It refuses oversized bodies before anyone reads them: a body
+ * The node:http front of the app. Every reply gets the one header policy (CORS, Vary) here,
+ * before any handler writes it. It refuses oversized bodies before anyone reads them: a body
  * must declare its length (node's parser then reads no more than that), and the length must fit.
  * A request that has not fully arrived in time gets node's 408 and its socket is closed; the
  * timeout covers receiving the request only, so SSE responses and WebSockets (no longer HTTP
@@ -31,6 +46,7 @@ export function createHttpServer(handle: RequestListener, options: HttpServerOpt
       connectionsCheckingInterval: Math.min(1_000, Math.ceil(requestTimeoutMs / 10)),
     },
     (req, res) => {
+      if (applyHeaderPolicy(req, res, options.allowedOrigins)) return;
       if (req.method === 'GET' && (req.url === '/' || req.url === '')) {
         res.writeHead(302, { location: '/graphql' }).end();
         return;

@@ -29,13 +29,13 @@ export function useReply(options: ReplyPluginOptions): Plugin {
       const admitted = admissionOf(request);
       if (!admitted) return;
       if (Array.isArray(result) || isAsyncIterable(result)) {
-        replies.set(request, { headers: resultHeaders({ etag: null, maxAgeSeconds: null, budget: admitted.budget }), etag: null });
+        replies.set(request, { headers: resultHeaders({ etag: null, budget: admitted.budget }), etag: null });
         return;
       }
       const outcome = await responseCacheOutcome(request);
       const etag = outcome?.etag ?? null;
       const maxAgeSeconds = outcome?.maxAgeSeconds ?? null;
-      replies.set(request, { headers: resultHeaders({ etag, maxAgeSeconds, budget: admitted.budget }), etag });
+      replies.set(request, { headers: resultHeaders({ etag, budget: admitted.budget }), etag });
       const debug = showsCacheDebug({
         development: options.development,
         isAdmin: admitted.viewer?.user.role === 'ADMIN',
