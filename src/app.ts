@@ -17,6 +17,7 @@ import type { Database } from './db/database.js';
 import { createEvents, type Events } from './events/create-events.js';
 import type { GraphQLContext, RequestContext, ServerContext } from './graphql-context.js';
 import { createCachedHitFront } from './http/cached-hit-front.js';
+import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { createHttpServer, httpServerOptions } from './http/server.js';
 import { serveGraphQLOverWebSocket } from './http/websocket-transport.js';
 import { createIdGenerator } from './ids.js';
@@ -152,7 +153,8 @@ export function createApp(options: AppOptions): App {
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
     plugins: [...createPlugins(deps, admission), eventStreams.plugin],
-    graphiql: config.GRAPHIQL ? { title: 'Recall' } : false,
+    graphiql: config.GRAPHIQL ? graphiqlOptions : false,
+    renderGraphiQL,
     landingPage: false,
     // The HTTP server applies the one header policy (CORS, Vary) to every reply, yoga's included.
     cors: false,

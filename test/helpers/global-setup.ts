@@ -11,6 +11,8 @@ declare module 'vitest' {
     redisUrl: string | null;
     /** Whether `redis-server` can be started here, for the fault tests that kill and restart their own. */
     redisServer: boolean;
+    /** The Chromium the browser tests drive, or null when there is none. */
+    chromium: string | null;
   }
 }
 
@@ -25,6 +27,7 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('postgresUrl', await probePostgres());
   project.provide('redisUrl', await probeRedis());
   project.provide('redisServer', probeRedisServer());
+  project.provide('chromium', probeChromium());
 }
 
 function leftOut(what: string): null {
@@ -53,6 +56,14 @@ function probeRedisServer(): boolean {
   if (run.status === 0) return true;
   leftOut(`redis-server could not be started (${run.error?.message ?? run.stderr.trim()})`);
   return false;
+}
+
+/** Debian's chromium (`apt install chromium`, which .ci/run does), or the one CHROMIUM_PATH names. */
+function probeChromium(): string | null {
+  const path = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
+  const run = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  if (run.status === 0) return path;
+  return leftOut(`Chromium at ${path} could not be started (${run.error?.message ?? run.stderr.trim()})`);
 }
 
 async function probePostgres(): Promise<string | null> {
