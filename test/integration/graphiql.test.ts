@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { hasChromium, launchChromium, offline } from '../helpers/chromium.js';
+import { hasChromium, launchChromium, requestsOutside } from '../helpers/chromium.js';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
@@ -28,7 +28,7 @@ describe.runIf(hasChromium())('GraphiQL in Chromium', () => {
     const user = await t.newUser('Grace');
     await t.gql('mutation { createContext(input: { name: "Seen in GraphiQL" }) { context { id } } }', {}, { token: user.token });
     const page = await browser.newPage();
-    const outside = await offline(page);
+    const outside = requestsOutside(page);
     await page.goto(url);
     await page.getByText('Welcome to Recall.').waitFor();
 
