@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { contextResolvers } from './context.js';
 import { memoryResolvers } from './memory.js';
+import { nodeResolvers } from './node.js';
 import { rateLimitResolvers } from './rate-limit.js';
 import { relevanceResolvers } from './relevance.js';
 import { scalarResolvers } from './scalars.js';
@@ -16,6 +17,7 @@ export const resolvers: Resolvers[] = [
   contextResolvers,
   memoryResolvers,
   relevanceResolvers,
+  nodeResolvers,
   subscriptionResolvers,
   rateLimitResolvers,
 ];

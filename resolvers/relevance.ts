@@ -1,7 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { clientError } from '../src/errors.js';
 import { searchMemories } from '../src/relevance/search.js';
-import { visibleContext } from '../src/services/access.js';
+import { requireViewer, visibleContext } from '../src/services/access.js';
 
 export const relevanceResolvers: Resolvers = {
   Query: {
@@ -12,6 +12,7 @@ export const relevanceResolvers: Resolvers = {
       const context = await visibleContext(ctx, contextId);
       if (!context) throw clientError('NOT_FOUND', 'No context with this id.', { field: ['contextId'] });
       const score = await ctx.loaders.relevance.load({
+        userId: requireViewer(ctx).user.id,
         contextId: context.id,
         memoryId: memory.id,
         memoryVersion: memory.version,

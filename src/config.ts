@@ -144,7 +144,7 @@ const limits = z.object({
   MAX_QUERY_ALIASES: positiveInt.default(30),
   /** Page size when `first` is omitted. Default: 20. */
   DEFAULT_PAGE_SIZE: positiveInt.default(20),
-  /** Largest accepted `first`. Default: 100. */
+  /** Largest accepted `first`, and the most ids `nodes(ids)` takes. Default: 100. */
   MAX_PAGE_SIZE: positiveInt.default(100),
   /** Most items in one addMemories call. Default: 100. */
   MAX_MEMORIES_PER_BATCH: positiveInt.default(100),

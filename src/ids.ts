@@ -32,6 +32,11 @@ export function isId(value: string, kind: IdKind): boolean {
   return value.startsWith(`${kind}_`) && ID_SHAPE.test(value);
 }
 
+/** The kind an id of ours names; null for anything that is not one. */
+export function kindOf(value: string): IdKind | null {
+  return (ID_SHAPE.exec(value)?.[1] as IdKind | undefined) ?? null;
+}
+
 export type IdGenerator = ReturnType<typeof createIdGenerator>;
 
 function incrementInPlace(bytes: Buffer): void {

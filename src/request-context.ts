@@ -21,6 +21,7 @@ export function createContextFactory(deps: AppDeps) {
       // Batches read at the request's position as it stands then: its own writes raise it.
       loaders: createLoaders(deps, viewer, () => context.read),
       retrieved: new Set(),
+      dependsOn: new Set(),
       signal: initial.request.signal,
       clientIp: admitted?.clientIp ?? null,
       // Without an admission (it cannot happen on a served path) no limited call is allowed.

@@ -21,6 +21,11 @@ export interface RequestScope {
   read: ReadPosition;
   /** Memories this request retrieved: counted toward access frequency, and again on every hit of its cached response. */
   retrieved: Set<string>;
+  /**
+   * Response tags the answer depends on beyond the entities it shows: the lists it read (see
+   * cache/response-tags.ts), and what a node fetched by id goes stale with.
+   */
+  dependsOn: Set<string>;
   /** Aborted when the client has left. */
   signal?: AbortSignal;
 }

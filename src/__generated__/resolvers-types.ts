@@ -84,7 +84,7 @@ export type CacheInvalidationFilter = {
 };
 
 /** A named space of memories, e.g. one conversation, project or agent. */
-export type Context = {
+export type Context = Node & {
   __typename?: 'Context';
   createdAt: Scalars['DateTime']['output'];
   /** Up to 2,000 characters. */
@@ -108,11 +108,10 @@ export type ContextMemoriesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of the viewer's contexts. It has no id: a connection is not an entity (see Node). */
 export type ContextConnection = {
   __typename?: 'ContextConnection';
   edges: Array<ContextEdge>;
-  /** The id of the user whose contexts these are: a new or deleted context invalidates every cached page. */
-  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -186,7 +185,7 @@ export type LogoutPayload = {
   sessionId?: Maybe<Scalars['ID']['output']>;
 };
 
-export type Memory = {
+export type Memory = Node & {
   __typename?: 'Memory';
   /** Up to 8,000 characters: it weighs like an object in the operation's cost. */
   content: Scalars['String']['output'];
@@ -220,11 +219,10 @@ export type MemoryRelevanceArgs = {
   contextId: Scalars['ID']['input'];
 };
 
+/** A page of a context's memories. It has no id: a connection is not an entity (see Node). */
 export type MemoryConnection = {
   __typename?: 'MemoryConnection';
   edges: Array<MemoryEdge>;
-  /** The id of the context listed: a change to its memories invalidates every cached page of it. */
-  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -235,7 +233,7 @@ export type MemoryEdge = {
 };
 
 /** One write to a memory. */
-export type MemoryEvent = {
+export type MemoryEvent = Node & {
   __typename?: 'MemoryEvent';
   /** Who made the write: you, or null when it was someone else (shown to admins) or the user is gone. */
   actor?: Maybe<User>;
@@ -280,11 +278,10 @@ export type MemoryPayload = {
   memory?: Maybe<Memory>;
 };
 
+/** A page of a search. It has no id: a connection is not an entity (see Node). */
 export type MemorySearchConnection = {
   __typename?: 'MemorySearchConnection';
   edges: Array<MemorySearchEdge>;
-  /** The id of the context searched: a change to its memories invalidates every cached search of it. */
-  id: Scalars['ID']['output'];
   pageInfo: PageInfo;
 };
 
@@ -374,6 +371,16 @@ export type NewMemoryInput = {
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+/**
+ * An entity with a globally unique id, which `node(id)` fetches again (Relay's Object
+ * Identification). An id names its kind (`usr_`, `ctx_`, `mem_`, `ses_`, `evt_`; a score's id
+ * names its viewer, context and memory), so no two entities share one, and nothing else carries
+ * one: connections, edges and payloads have no id.
+ */
+export type Node = {
+  id: Scalars['ID']['output'];
+};
+
 /** Relay pagination state of a connection. */
 export type PageInfo = {
   __typename?: 'PageInfo';
@@ -391,6 +398,16 @@ export type Query = {
   contexts: ContextConnection;
   /** A memory of the viewer, or null when there is none with this id (or it has expired). */
   memory?: Maybe<Memory>;
+  /**
+   * The entity with this id, when the viewer may see it: what context(id), memory(id) and the like
+   * answer. Null for an unknown, foreign or malformed id alike.
+   */
+  node?: Maybe<Node>;
+  /**
+   * The entities with these ids, in their order, with null where node(id) would give null. At most
+   * MAX_PAGE_SIZE (100) ids; each counts in the operation's cost.
+   */
+  nodes: Array<Maybe<Node>>;
   /**
    * The memories of a context that match the query, best first. Null, with a RATE_LIMITED error,
    * when the viewer has searched too often (see @rateLimit).
@@ -417,6 +434,16 @@ export type QueryMemoryArgs = {
 };
 
 
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryNodesArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
 export type QuerySearchMemoriesArgs = {
   input: SearchMemoriesInput;
 };
@@ -436,11 +463,12 @@ export type RateLimits = {
 };
 
 /** How relevant a memory is to a context, for the viewer. */
-export type RelevanceScore = {
+export type RelevanceScore = Node & {
   __typename?: 'RelevanceScore';
   breakdown: ScoreBreakdown;
   computedAt: Scalars['DateTime']['output'];
   context: Context;
+  /** Names the viewer, the context and the memory: no other score, and no memory or context, has it. */
   id: Scalars['ID']['output'];
   memory: Memory;
   /** From 0 to 1. */
@@ -500,7 +528,7 @@ export type SearchMemoriesInput = {
 };
 
 /** A login of a user: its bearer token expires after 30 minutes without use. */
-export type Session = {
+export type Session = Node & {
   __typename?: 'Session';
   createdAt: Scalars['DateTime']['output'];
   expiresAt: Scalars['DateTime']['output'];
@@ -564,7 +592,7 @@ export type UpdateMemoryInput = {
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
-export type User = {
+export type User = Node & {
   __typename?: 'User';
   createdAt: Scalars['DateTime']['output'];
   email: Scalars['String']['output'];
@@ -659,6 +687,17 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 
 
+/** Mapping of interface types */
+export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = ResolversObject<{
+  Node:
+    | ( ContextRow )
+    | ( MemoryRow )
+    | ( MemoryEventRow )
+    | ( RelevanceScoreModel )
+    | ( SessionRow )
+    | ( UserRow )
+  ;
+}>;
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
@@ -700,6 +739,7 @@ export type ResolversTypes = ResolversObject<{
   MemorySearchEdge: ResolverTypeWrapper<Omit<MemorySearchEdge, 'node'> & { node: ResolversTypes['Memory'] }>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NewMemoryInput: NewMemoryInput;
+  Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RateLimitPer: RateLimitPer;
@@ -759,6 +799,7 @@ export type ResolversParentTypes = ResolversObject<{
   MemorySearchEdge: Omit<MemorySearchEdge, 'node'> & { node: ResolversParentTypes['Memory'] };
   Mutation: Record<PropertyKey, never>;
   NewMemoryInput: NewMemoryInput;
+  Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   RateLimits: RateLimits;
@@ -849,11 +890,11 @@ export type ContextResolvers<ContextType = GraphQLContext, ParentType extends Re
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type ContextConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ContextConnection'] = ResolversParentTypes['ContextConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['ContextEdge']>, ParentType, ContextType>;
-  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -919,11 +960,11 @@ export type MemoryResolvers<ContextType = GraphQLContext, ParentType extends Res
   tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type MemoryConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemoryConnection'] = ResolversParentTypes['MemoryConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['MemoryEdge']>, ParentType, ContextType>;
-  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -941,6 +982,7 @@ export type MemoryEventResolvers<ContextType = GraphQLContext, ParentType extend
   previousContent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   type?: Resolver<ResolversTypes['MemoryEventType'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type MemoryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemoryPayload'] = ResolversParentTypes['MemoryPayload']> = ResolversObject<{
@@ -951,7 +993,6 @@ export type MemoryPayloadResolvers<ContextType = GraphQLContext, ParentType exte
 
 export type MemorySearchConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemorySearchConnection'] = ResolversParentTypes['MemorySearchConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['MemorySearchEdge']>, ParentType, ContextType>;
-  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
@@ -975,6 +1016,10 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   updateMemory?: Resolver<ResolversTypes['MemoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemoryArgs, 'input'>>;
 }>;
 
+export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = ResolversObject<{
+  __resolveType: TypeResolveFn<'Context' | 'Memory' | 'MemoryEvent' | 'RelevanceScore' | 'Session' | 'User', ParentType, ContextType>;
+}>;
+
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -986,6 +1031,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   context?: Resolver<Maybe<ResolversTypes['Context']>, ParentType, ContextType, RequireFields<QueryContextArgs, 'id'>>;
   contexts?: Resolver<ResolversTypes['ContextConnection'], ParentType, ContextType, Partial<QueryContextsArgs>>;
   memory?: Resolver<Maybe<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QueryMemoryArgs, 'id'>>;
+  node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
+  nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   searchMemories?: Resolver<Maybe<ResolversTypes['MemorySearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchMemoriesArgs, 'input'>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 }>;
@@ -1002,6 +1049,7 @@ export type RelevanceScoreResolvers<ContextType = GraphQLContext, ParentType ext
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   memory?: Resolver<ResolversTypes['Memory'], ParentType, ContextType>;
   score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type ResetRateLimitPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResetRateLimitPayload'] = ResolversParentTypes['ResetRateLimitPayload']> = ResolversObject<{
@@ -1029,6 +1077,7 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
@@ -1044,6 +1093,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   rateLimits?: Resolver<Maybe<ResolversTypes['RateLimits']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
   tier?: Resolver<ResolversTypes['Tier'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
@@ -1076,6 +1126,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   MemorySearchConnection?: MemorySearchConnectionResolvers<ContextType>;
   MemorySearchEdge?: MemorySearchEdgeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RateLimits?: RateLimitsResolvers<ContextType>;

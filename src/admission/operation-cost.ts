@@ -260,11 +260,17 @@ function declaredCost(schema: GraphQLSchema, field: GraphQLField<unknown, unknow
   return known;
 }
 
-/** A list's size: the largest of its slicing arguments given (at most the page size limit), else the default page size or its assumed size. */
+/**
+ * A list's size: the largest of its slicing arguments given (a number, or the length of a list
+ * such as nodes' ids; at most the page size limit), else the default page size or its assumed size.
+ */
 function sizeFrom(walk: Walk, listSize: ListSize | null, args: Record<string, unknown> | null): number {
   const { defaultPageSize, maxPageSize } = walk.options;
   if (listSize?.slicingArguments?.length) {
-    const given = listSize.slicingArguments.map((path) => (args ? argumentAt(args, path) : undefined)).filter((value): value is number => typeof value === 'number');
+    const given = listSize.slicingArguments
+      .map((path) => (args ? argumentAt(args, path) : undefined))
+      .map((value) => (Array.isArray(value) ? value.length : value))
+      .filter((value): value is number => typeof value === 'number');
     if (given.length === 0) return defaultPageSize;
     return Math.min(maxPageSize, Math.max(0, ...given));
   }

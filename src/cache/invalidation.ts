@@ -1,5 +1,6 @@
 import type { Change } from '../domain/change.js';
 import { encodeEnvelope } from './envelope.js';
+import { contextListTag, entityTag, memoryListTag, memorySearchTag } from './response-tags.js';
 import type { CacheKeys } from './keys.js';
 import type { CacheWrite } from './store.js';
 
@@ -31,8 +32,8 @@ export function gone(key: string, version: number, now: Date, ttlMs = TOMBSTONE_
 /**
  * The invalidation of a change: the same for the writer, right after its commit, and for any
  * instance that replays it from the outbox. Lists and searches are tagged with their context
- * (`MemoryConnection`, `MemorySearchConnection`) and the list of contexts with its owner
- * (`ContextConnection`), so a write reaches exactly the responses that show it. A score against
+ * and the list of contexts with its owner (see response-tags.ts), so a write reaches exactly the
+ * responses that show it. A score against
  * a context depends on its name and description and carries no context id of its own, so a
  * context edit drops every cached score (context edits are rare).
  */
@@ -41,18 +42,18 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
   const tags: string[] = [];
   const entity = (key: string, version: number, isGone: boolean) => writes.push(isGone ? gone(key, version, now) : stale(key, version, now));
   const memoryLists = () => {
-    if (change.contextId) tags.push(`MemoryConnection:${change.contextId}`, `MemorySearchConnection:${change.contextId}`);
+    if (change.contextId) tags.push(memoryListTag(change.contextId), memorySearchTag(change.contextId));
   };
   const memories = () => {
     for (const memory of change.memories) {
       entity(keys.memory(memory.id), memory.version, memory.gone);
-      tags.push(`Memory:${memory.id}`);
+      tags.push(entityTag('Memory', memory.id));
     }
   };
   const context = (withContents: boolean) => {
     if (!change.context) return;
     entity(keys.context(change.context.id), change.context.version, change.context.gone);
-    tags.push(`Context:${change.context.id}`, `ContextConnection:${change.ownerId}`, 'RelevanceScore');
+    tags.push(entityTag('Context', change.context.id), contextListTag(change.ownerId), 'RelevanceScore');
     if (withContents) {
       memories();
       memoryLists();
@@ -70,7 +71,7 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       memoryLists();
       break;
     case 'CONTEXT_CREATED':
-      tags.push(`ContextConnection:${change.ownerId}`);
+      tags.push(contextListTag(change.ownerId));
       break;
     case 'CONTEXT_UPDATED':
       context(false);

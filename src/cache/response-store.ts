@@ -2,6 +2,7 @@ import type { CacheEntityRecord } from '@envelop/response-cache';
 import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import { entityTag } from './response-tags.js';
 import type { ReadPosition } from './store.js';
 
 /** A whole query response as cached, for one viewer. */
@@ -31,11 +32,16 @@ export interface ResponseStore {
   set(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, read: ReadPosition): Promise<boolean>;
 }
 
-/** The tags of the entities a response contains: each entity's own (`Memory:mem_1`) and its type's (`Memory`). */
-export function tagsOf(entities: Iterable<CacheEntityRecord>): string[] {
-  const tags = new Set<string>();
+/**
+ * The tags of a response: those of the entities it contains, each entity's own (`Memory:mem_1`)
+ * and its type's (`Memory`), and those its request recorded (`dependsOn`: the lists it read).
+ * A connection has no id, so the response cache never collects one as an entity: the only list
+ * tags are the recorded ones, each naming the list's parent.
+ */
+export function tagsOf(entities: Iterable<CacheEntityRecord>, dependsOn: Iterable<string> = []): string[] {
+  const tags = new Set<string>(dependsOn);
   for (const entity of entities) {
-    if (entity.id !== undefined) tags.add(`${entity.typename}:${entity.id}`);
+    if (entity.id !== undefined) tags.add(entityTag(entity.typename, entity.id));
     tags.add(entity.typename);
   }
   return [...tags];

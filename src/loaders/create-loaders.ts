@@ -1,8 +1,9 @@
 import DataLoader from 'dataloader';
-import { groupBy } from '../collections.js';
+import { byId, groupBy } from '../collections.js';
 import type { MemoryEventRow, MemoryRow } from '../db/rows.js';
-import { findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
+import { findEventsByIds, findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
 import { pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
+import { findSessionsByIds } from '../db/repositories/sessions.js';
 import type { AppDeps } from '../app-deps.js';
 import type { ReadPosition } from '../cache/store.js';
 import type { Viewer } from '../request-scope.js';
@@ -16,8 +17,6 @@ export interface MemoryPageKey {
   limit: number;
   filter: MemoryFilterValues;
 }
-
-export type RelevanceKey = Omit<ScoreKey, 'userId'>;
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
@@ -69,10 +68,16 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
     { ...options, cacheKeyFn: (key) => `${key.memoryId}:${key.limit}` },
   );
 
-  const relevance = new DataLoader<RelevanceKey, RelevanceScoreModel | null, string>(
-    async (keys) => (viewer ? sources.scores.load(keys.map((key) => ({ ...key, userId: viewer.user.id })), read()) : keys.map(() => null)),
-    { ...options, cacheKeyFn: (key) => `${key.contextId}:${key.memoryId}:${key.memoryVersion}:${key.contextVersion}` },
+  const relevance = new DataLoader<ScoreKey, RelevanceScoreModel | null, string>(
+    async (keys) => sources.scores.load(keys, read()),
+    { ...options, cacheKeyFn: (key) => `${key.userId}:${key.contextId}:${key.memoryId}:${key.memoryVersion}:${key.contextVersion}` },
   );
+
+  // Read by id only through node(id): straight from PostgreSQL. A response showing a session is
+  // never cached, and events never change.
+  const session = new DataLoader(async (ids: readonly string[]) => byId(ids, await findSessionsByIds(db, ids)), options);
+  if (viewer) session.prime(viewer.session.id, viewer.session);
+  const memoryEvent = new DataLoader(async (ids: readonly string[]) => byId(ids, await findEventsByIds(db, ids)), options);
 
   /** After a write to a memory: pages, history and scores that include it must be read again. */
   const forgetMemory = (id: string) => {
@@ -89,6 +94,6 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
     relevance.clearAll();
   };
 
-  return { user, context, memory, memoryPage, memoryHistory, relevance, forgetMemory, forgetContext };
+  return { user, context, memory, memoryPage, memoryHistory, relevance, session, memoryEvent, forgetMemory, forgetContext };
 }
 

@@ -59,7 +59,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
       // Past half the life of tag positions, a request's store could outlive the record it is guarded by.
       const recent = performance.now() - context.startedAt < POSITION_TTL_MS / 2;
       const stored = recent
-        ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities), ttl, context.read)
+        ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities, context.dependsOn), ttl, context.read)
         : Promise.resolve(false);
       outcomes.set(
         context.request,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { memorySearchTag } from '../cache/response-tags.js';
 import { searchMemoryPage } from '../db/repositories/relevance.js';
 import { clientError } from '../errors.js';
 import { isId } from '../ids.js';
@@ -57,5 +58,6 @@ export async function searchMemories(scope: RequestScope, input: SearchMemoriesI
     return { cursor, node: memory, score, breakdown: args.explain ? breakdown : null };
   });
   recordRetrieval(scope, edges.map((edge) => edge.node.id));
-  return { id: context.id, edges, pageInfo: page.pageInfo };
+  scope.dependsOn.add(memorySearchTag(context.id));
+  return { edges, pageInfo: page.pageInfo };
 }

@@ -1,4 +1,4 @@
-import type { ContextRow, MemoryRow } from '../db/rows.js';
+import type { ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
 import { authenticationRequired } from '../errors.js';
 import { isId } from '../ids.js';
 import type { RequestScope, Viewer } from '../request-scope.js';
@@ -29,6 +29,30 @@ export async function visibleMemory(scope: RequestScope, id: string): Promise<Me
   const viewer = requireViewer(scope);
   if (!isId(id, 'mem')) return null;
   const row = await scope.loaders.memory.load(id);
+  return row && canAccess(viewer, row.ownerId) ? row : null;
+}
+
+/** The user if the viewer may see them: themself, or anyone for an admin. */
+export async function visibleUser(scope: RequestScope, id: string): Promise<UserRow | null> {
+  const viewer = requireViewer(scope);
+  if (!isId(id, 'usr') || !canAccess(viewer, id)) return null;
+  return scope.loaders.user.load(id);
+}
+
+/** The live session if the viewer may see it: an ended one is gone, as a deleted memory is. */
+export async function visibleSession(scope: RequestScope, id: string): Promise<SessionRow | null> {
+  const viewer = requireViewer(scope);
+  if (!isId(id, 'ses')) return null;
+  const row = await scope.loaders.session.load(id);
+  const live = row && row.revokedAt === null && row.expiresAt > scope.deps.clock.now();
+  return live && canAccess(viewer, row.userId) ? row : null;
+}
+
+/** A write in the history of a memory if the viewer may see it (same path for unknown and foreign ids). */
+export async function visibleMemoryEvent(scope: RequestScope, id: string): Promise<MemoryEventRow | null> {
+  const viewer = requireViewer(scope);
+  if (!isId(id, 'evt')) return null;
+  const row = await scope.loaders.memoryEvent.load(id);
   return row && canAccess(viewer, row.ownerId) ? row : null;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contextListTag } from '../cache/response-tags.js';
 import type { ContextRow } from '../db/rows.js';
 import * as repo from '../db/repositories/contexts.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
@@ -43,7 +44,8 @@ export async function listContexts(scope: RequestScope, args: { first?: number |
     limit: limit + 1,
   });
   for (const row of rows) scope.loaders.context.prime(row.id, row);
-  return { id: viewer.user.id, ...toConnection(rows, limit, idCursor) };
+  scope.dependsOn.add(contextListTag(viewer.user.id));
+  return toConnection(rows, limit, idCursor);
 }
 
 export async function createContext(scope: RequestScope, input: CreateContextInput): Promise<ContextResult> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { memoryListTag } from '../cache/response-tags.js';
 import type { Config } from '../config.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { isForeignKeyViolation } from '../db/database.js';
@@ -98,7 +99,8 @@ export async function listMemories(
     limit: limit + 1,
     filter: { kinds: filter?.kinds ?? null, tags: filter?.tags ?? null, minImportance: filter?.minImportance ?? null },
   });
-  return { id: context.id, ...toConnection(rows, limit, idCursor) };
+  scope.dependsOn.add(memoryListTag(context.id));
+  return toConnection(rows, limit, idCursor);
 }
 
 /** `memory(id)`: a direct fetch counts as one retrieval for the access-frequency factor. */

@@ -5,6 +5,7 @@ import { decodeEnvelope, encodeEnvelope, envelopeState } from '../../src/cache/e
 import { createCacheKeys } from '../../src/cache/keys.js';
 import { createMemoryStore } from '../../src/cache/memory-store.js';
 import { createMemoryResponseStore, tagsOf } from '../../src/cache/response-store.js';
+import { memoryListTag } from '../../src/cache/response-tags.js';
 import type { ReadPosition } from '../../src/cache/store.js';
 
 describe('envelopes', () => {
@@ -108,8 +109,9 @@ describe('the in-process response store', () => {
 
   it('stores a response only if none of its tags was invalidated after its read position', async () => {
     const store = createMemoryResponseStore({ maxEntries: 10, clock });
-    const tags = tagsOf([{ typename: 'Memory', id: 'mem_1' }, { typename: 'MemoryConnection', id: 'ctx_1' }]);
-    expect(tags).toEqual(['Memory:mem_1', 'Memory', 'MemoryConnection:ctx_1', 'MemoryConnection']);
+    // A list's tag is recorded by the request that read it: a connection has no id to collect.
+    const tags = tagsOf([{ typename: 'Memory', id: 'mem_1' }, { typename: 'MemoryConnection' }], new Set([memoryListTag('ctx_1')]));
+    expect(tags).toEqual(['MemoryConnection:ctx_1', 'Memory:mem_1', 'Memory', 'MemoryConnection']);
     expect(await store.set('before', response('old'), tags, 60_000, at(4))).toBe(true);
     store.invalidate(['Memory:mem_1'], 5);
     expect(await store.get('before')).toBeNull();

@@ -32,6 +32,17 @@ describe('operation cost', () => {
     expect(cost('{ searchMemories(input: { contextId: "c", query: "q", first: 7 }) { edges { node { id } } } }').nodes).toBe(700 + 7);
   });
 
+  it('sizes nodes(ids) by the number of ids, each counted with every fragment it may match', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `mem_${i}`);
+    const query = 'query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Memory { content } ... on Context { name } } }';
+    expect(cost(query, { ids: ids(3) }).nodes).toBe(3 * (1 + 1));
+    expect(cost(query, { ids: ids(50) }).nodes).toBe(50 * 2);
+    expect(cost('{ nodes(ids: ["a", "b"]) { id } }').nodes).toBe(2);
+    // Beyond the most ids it takes, the field refuses them; counted at that size.
+    expect(cost(query, { ids: ids(500) }).nodes).toBe(100 * 2);
+    expect(cost('{ node(id: "a") { id ... on Memory { content } } }').nodes).toBe(2);
+  });
+
   it('multiplies nested lists and aliases: the stall query of the abuse report is far over any limit', () => {
     const one = 'contexts(first: 100) { edges { node { memories(first: 100) { edges { node { content history(first: 100) { content previousContent } } } } } } }';
     const aliased = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: ${one}`).join(' ')} }`;

@@ -21,3 +21,8 @@ export function findRecentEventsOfMemories(
     [memoryIds, limit],
   );
 }
+
+/** The events with these ids, in one statement. */
+export function findEventsByIds(db: Queryable, ids: readonly string[]): Promise<MemoryEventRow[]> {
+  return db.query<MemoryEventRow>(`SELECT ${COLUMNS} FROM memory_events WHERE id = ANY($1::text[])`, [ids]);
+}

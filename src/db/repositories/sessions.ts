@@ -78,3 +78,8 @@ export async function revokeSession(db: Queryable, id: string, at: Date): Promis
   );
   return rows[0] ? withRecordedChange(rows[0]) : null;
 }
+
+/** The sessions with these ids, in one statement; revoked or expired ones too. */
+export function findSessionsByIds(db: Queryable, ids: readonly string[]): Promise<SessionRow[]> {
+  return db.query<SessionRow>(`SELECT ${COLUMNS} FROM sessions s WHERE s.id = ANY($1::text[])`, [ids]);
+}
