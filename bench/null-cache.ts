@@ -29,6 +29,7 @@ export function createNullCache(prefix: string): Cache {
     entities: { read: async (keys) => keys.map(() => ({ envelope: null, tier: null })), fill: async () => undefined },
     responses: { get: async () => null, set: async () => false },
     log,
+    persistedQueries: { get: async () => null, set: async () => undefined },
     // Loads in flight are never shared: each request pays for its own.
     inflight: { join: () => undefined, start: () => undefined, finish: () => undefined, clear: () => undefined },
     invalidationOf: (change) => invalidationOf(change, keys, new Date(), 0),

@@ -153,6 +153,8 @@ export function createApp(options: AppOptions): App {
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
     plugins: [...createPlugins(deps, admission), eventStreams.plugin],
+    // A JSON array of operations; each is admitted and spends on its own (see useAdmission).
+    batching: { limit: config.MAX_BATCH_SIZE },
     graphiql: config.GRAPHIQL ? graphiqlOptions : false,
     renderGraphiQL,
     landingPage: false,

@@ -133,9 +133,20 @@ const responseCache = z.object({
   RESPONSE_CACHE_L1_MAX_ENTRIES: z.coerce.number().int().min(0).default(1_000),
 });
 
+const persistedQueries = z.object({
+  /** Lifetime of a registered persisted query (APQ), in seconds; a client re-registers an expired one on its own. Default: 86400 (a day). */
+  APQ_TTL_SECONDS: seconds.default(86_400),
+  /** Longest query text registered as a persisted query, in bytes; a longer one is run but not kept. Default: 16384. */
+  APQ_MAX_QUERY_BYTES: positiveInt.default(16_384),
+  /** Bytes of query text kept in process (the whole store without Redis, else a copy in front of it). Default: 8388608 (8 MiB). */
+  APQ_MEMORY_MAX_BYTES: positiveInt.default(8_388_608),
+});
+
 const limits = z.object({
   /** Largest accepted request body, in bytes. Default: 1048576 (1 MiB). */
   MAX_BODY_BYTES: positiveInt.default(1_048_576),
+  /** Most operations in one batched request (a JSON array of operations); a larger batch is refused with 413. Default: 10. */
+  MAX_BATCH_SIZE: positiveInt.default(10),
   /** Deepest accepted selection set. Default: 12. */
   MAX_QUERY_DEPTH: positiveInt.default(12),
   /** Most tokens accepted in one GraphQL document. Default: 2000. */
@@ -244,6 +255,7 @@ const schema = server
   .extend(database.shape)
   .extend(cache.shape)
   .extend(responseCache.shape)
+  .extend(persistedQueries.shape)
   .extend(limits.shape)
   .extend(auth.shape)
   .extend(relevance.shape)

@@ -12,7 +12,7 @@ import { createLoaders } from './loaders/create-loaders.js';
  */
 export function createContextFactory(deps: AppDeps) {
   return (initial: YogaInitialContext & ServerContext): RequestContext => {
-    const admitted = admissionOf(initial.request);
+    const admitted = admissionOf(initial);
     const viewer = admitted?.viewer ?? null;
     const context: RequestContext = {
       deps,

@@ -147,13 +147,32 @@ export function createAdmission(options: AdmissionOptions) {
 
 export type AdmissionControl = ReturnType<typeof createAdmission>;
 
-/** Admissions made before yoga saw the request (by the cached-hit front), so that yoga does not admit it twice. */
-const admittedRequests = new WeakMap<object, Admitted>();
+/**
+ * Admissions by operation. An operation is known by the object its GraphQL context is built on:
+ * in yoga, a lone operation's is its request's server context and each operation of a batch has
+ * its own; the WebSocket transport makes one per operation; the cached-hit front, which admits
+ * before yoga, uses the node request (`req`), whose admission yoga then takes over.
+ */
+const admittedOperations = new WeakMap<object, Admitted>();
 
-export function rememberAdmission(request: object, admitted: Admitted): void {
-  admittedRequests.set(request, admitted);
+export function rememberAdmission(operation: object, admitted: Admitted): void {
+  admittedOperations.set(operation, admitted);
 }
 
-export function admissionOf(request: object): Admitted | undefined {
-  return admittedRequests.get(request);
+export function forgetAdmission(operation: object): void {
+  admittedOperations.delete(operation);
 }
+
+export function admissionOf(operation: object): Admitted | undefined {
+  return admittedOperations.get(operation);
+}
+
+/** By HTTP request: the budget as the latest of its operations left it (the lowest remaining; for a batch's reply). */
+const requestBudgets = new WeakMap<Request, BudgetDecision>();
+
+export function noteBudget(request: Request, decision: BudgetDecision): void {
+  const known = requestBudgets.get(request);
+  if (!known || decision.remaining <= known.remaining) requestBudgets.set(request, decision);
+}
+
+export const budgetOfRequest = (request: Request): BudgetDecision | undefined => requestBudgets.get(request);

@@ -22,6 +22,8 @@ export interface Refusal {
   headers: Record<string, string>;
   /** What `extensions` carries besides the code. */
   extensions: Record<string, unknown>;
+  /** The caller's budget as this refusal left it, when it was consulted. */
+  budget?: BudgetDecision;
 }
 
 /** Thrown by an authentication strategy for a credential of its kind that is not good. */
@@ -54,7 +56,7 @@ export function costExtension(decision: BudgetDecision): { cost: { requested: nu
 
 /** A refusal that also says what the caller's budget holds (a refused credential spends a point). */
 export function withBudget(refusal: Refusal, decision: BudgetDecision): Refusal {
-  return { ...refusal, headers: { ...refusal.headers, ...budgetHeaders(decision) } };
+  return { ...refusal, headers: { ...refusal.headers, ...budgetHeaders(decision) }, budget: decision };
 }
 
 /** A spent budget: Retry-After in seconds, and the code and delay clients can branch on. */
@@ -65,6 +67,7 @@ export function rateLimited(decision: BudgetDecision): Refusal {
     message: `Rate limit reached: the operation costs ${decision.cost} points and ${decision.remaining} of ${decision.limit} are left in this window. Retry in ${decision.resetSeconds} s.`,
     headers: { 'Retry-After': String(decision.resetSeconds), ...budgetHeaders(decision) },
     extensions: { retryAfter: decision.resetSeconds, ...costExtension(decision) },
+    budget: decision,
   };
 }
 
@@ -81,6 +84,7 @@ export function fieldRateLimited(refusal: FieldRefusal, budget: BudgetDecision |
     message: fieldRefusalMessage(refusal),
     headers: { 'Retry-After': String(refusal.retryAfterSeconds), ...(budget ? budgetHeaders(budget) : {}) },
     extensions: { retryAfter: refusal.retryAfterSeconds, field: refusal.limit.field },
+    ...(budget ? { budget } : {}),
   };
 }
 

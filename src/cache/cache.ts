@@ -14,8 +14,10 @@ import { createCacheKeys, type CacheKeys } from './keys.js';
 import { createL1Follower } from './l1-follower.js';
 import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createOutboxAcks } from './outbox-acks.js';
+import { createMemoryPersistedQueryStore, createTieredPersistedQueryStore, type PersistedQueryStore } from './persisted-query-store.js';
 import { createRedisClient, unlinkUnder } from './redis-client.js';
 import { createRedisInvalidationLog, POSITION_TTL_MS } from './redis-invalidation-log.js';
+import { createRedisPersistedQueryStore } from './redis-persisted-query-store.js';
 import { createRedisResponseStore } from './redis-response-store.js';
 import { createRedisStore } from './redis-store.js';
 import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
@@ -40,6 +42,8 @@ export interface Cache {
   readonly responses: ResponseStore;
   /** Where writes' invalidations go, and what every read's position comes from. */
   readonly log: InvalidationLog;
+  /** Automatic persisted queries: query texts by their sha256. */
+  readonly persistedQueries: PersistedQueryStore;
   readonly inflight: InflightLoads;
   /** The invalidation of a recorded change, as the log applies it. */
   invalidationOf(change: Change): Invalidation;
@@ -83,6 +87,7 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
     entities: memoryTier(store),
     responses,
     log,
+    persistedQueries: createMemoryPersistedQueryStore(persistedQueryLimits(config)),
     inflight,
     invalidationOf: (change) => invalidationOf(change, keys, clock.now(), config.CACHE_TTL_SESSION_SECONDS * 1000),
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
@@ -176,6 +181,19 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
     ? createTieredResponseStore({ l1: responseL1, l2: shared, l1TtlMs, log, l1Listening: follower.isListening, clock, metrics })
     : shared;
 
+  const persistedQueries = createTieredPersistedQueryStore(
+    createMemoryPersistedQueryStore(persistedQueryLimits(config)),
+    createRedisPersistedQueryStore({
+      client,
+      keys,
+      breaker: () => breaker!,
+      ttlMs: persistedQueryLimits(config).ttlMs,
+      commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      metrics,
+      logger,
+    }),
+  );
+
   return {
     mode: 'redis',
     keys,
@@ -183,6 +201,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
     entities,
     responses,
     log,
+    persistedQueries,
     inflight: createInflightLoads(),
     invalidationOf: derive,
     async acquireLeases(leaseKeys, ttlMs) {
@@ -230,6 +249,10 @@ export async function createCache(config: Config, deps: CacheDeps): Promise<Cach
   const cache = config.REDIS_URL ? await createRedisCache(config, deps) : createMemoryCache(config, deps);
   await cache.log.start();
   return cache;
+}
+
+function persistedQueryLimits(config: Config) {
+  return { maxBytes: config.APQ_MEMORY_MAX_BYTES, ttlMs: config.APQ_TTL_SECONDS * 1000 };
 }
 
 /**

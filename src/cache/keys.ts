@@ -37,6 +37,11 @@ export function createCacheKeys(prefix: string) {
     /** The log position of the latest invalidation of a tag: responses computed before it are not stored. */
     responsePosition: (tag: string) => `${prefix}response-pos:${tag}`,
     /**
+     * The text of an automatic persisted query, by its sha256 (hex). Not cache data: the text is
+     * what the hash names, so no write or cold start makes it stale.
+     */
+    persistedQuery: (sha256Hash: string) => `${prefix}apq:${sha256Hash}`,
+    /**
      * The invalidation log: a hash of `gen` (the generation of this Redis's cached data) and `pos`
      * (the position of the latest invalidation applied). See cache/invalidation-log.ts.
      */

@@ -73,8 +73,9 @@ export function serveGraphQLOverWebSocket(
           },
         });
         overWebSocket.add(request);
-        rememberAdmission(request, admission.admitted);
-        const enveloped = yoga.getEnveloped({ request, params: payload, req: upgrade });
+        const operation = { request, params: payload, req: upgrade };
+        rememberAdmission(operation, admission.admitted);
+        const enveloped = yoga.getEnveloped(operation);
         let document;
         try {
           document = enveloped.parse(payload.query);

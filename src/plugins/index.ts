@@ -8,10 +8,12 @@ import type { AppDeps } from '../app-deps.js';
 import { useAdmission } from './use-admission.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
+import { usePersistedQueries } from './use-persisted-queries.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
 import { useResponseLimit } from './use-response-limit.js';
 import { useRequestLogger } from './use-request-logger.js';
+import { useSequentialBatches } from './use-sequential-batches.js';
 
 /**
  * graphql-armor throws from inside validation by default, which yoga answers with 200; reported
@@ -22,12 +24,17 @@ const asValidationError = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
-/** Plugins in the order they run: admission, then cheap refusals of abusive documents, then the response cache. */
+/**
+ * Plugins in the order they run: a persisted query's text found by its hash, admission, then
+ * cheap refusals of abusive documents, then the response cache.
+ */
 export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
+    useSequentialBatches(),
+    usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
     useAdmission({ admission }),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),

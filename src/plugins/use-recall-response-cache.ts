@@ -29,10 +29,11 @@ export interface ResponseCacheOutcome {
   maxAgeSeconds: number | null;
 }
 
-const outcomes = new WeakMap<Request, ResponseCacheOutcome | Promise<ResponseCacheOutcome>>();
+/** By operation (its context object; see admission.ts). */
+const outcomes = new WeakMap<object, ResponseCacheOutcome | Promise<ResponseCacheOutcome>>();
 
-/** The outcome for this request; undefined when the response cache had no part in it (mutations, anonymous callers, errors, TTL 0). */
-export const responseCacheOutcome = (request: Request) => outcomes.get(request);
+/** The outcome for this operation; undefined when the response cache had no part in it (mutations, anonymous callers, errors, TTL 0). */
+export const responseCacheOutcome = (operation: object) => outcomes.get(operation);
 
 /**
  * Whole query responses, cached per viewer (the key names the admitted user, never an
@@ -47,7 +48,8 @@ export const responseCacheOutcome = (request: Request) => outcomes.get(request);
  */
 export function useRecallResponseCache(options: RecallResponseCacheOptions): Plugin[] {
   const { store, clock } = options;
-  const keys = new WeakMap<Request, string>();
+  // By operation: a batch's operations share their request.
+  const keys = new WeakMap<object, string>();
 
   const viewOf = (context: GraphQLContext): EnvelopCache => ({
     // The lookup ran before parsing (onParams): a request that gets here missed.
@@ -62,7 +64,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
         ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities, context.dependsOn), ttl, context.read)
         : Promise.resolve(false);
       outcomes.set(
-        context.request,
+        context,
         stored.then((kept) => {
           if (!kept) options.metrics.storesRefused.inc();
           return { hit: false, etag, maxAgeSeconds: kept ? Math.floor(ttl / 1000) : null };
@@ -76,7 +78,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
   return [
     {
       async onParams({ params, request, setResult, context }) {
-        const admitted = admissionOf(request);
+        const admitted = admissionOf(context);
         // A refused call of a limited field is answered null, not with what a cached response holds.
         if (!options.enabled || !admitted?.viewer || admitted.allowances?.refusedSome || isWebSocketOperation(request)) return;
         const { viewer } = admitted;
@@ -86,20 +88,20 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
           operationName: params.operationName,
           sessionId: viewer.user.id,
         });
-        keys.set(request, key);
+        keys.set(context, key);
         // The cached-hit front has just looked this very request up, at the same position.
         if (missedByFront((context as { req?: object }).req) === key) return;
         const hit = await store.get(key, admitted.read);
         if (!hit) return;
         options.accessRecorder.record(viewer.user.id, hit.retrieved);
-        outcomes.set(request, { hit: true, etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds });
+        outcomes.set(context, { hit: true, etag: hit.etag, maxAgeSeconds: hit.maxAgeSeconds });
         setResult(hit.result);
       },
     },
     useResponseCache({
       session: (context) => (context as GraphQLContext).viewer?.user.id ?? null,
-      enabled: (context) => keys.has((context as GraphQLContext).request),
-      buildResponseCacheKey: ({ context }) => keys.get((context as GraphQLContext).request)!,
+      enabled: (context) => keys.has(context),
+      buildResponseCacheKey: ({ context }) => keys.get(context as GraphQLContext)!,
       cache: (context) => viewOf(context as GraphQLContext),
       ttl: options.ttlMs,
       includeExtensionMetadata: false,

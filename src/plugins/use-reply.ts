@@ -1,5 +1,5 @@
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { admissionOf } from '../admission/admission.js';
+import { admissionOf, budgetOfRequest } from '../admission/admission.js';
 import {
   CACHE_DEBUG_HEADER,
   cacheDebugExtension,
@@ -25,14 +25,21 @@ export interface ReplyPluginOptions {
 export function useReply(options: ReplyPluginOptions): Plugin {
   const replies = new WeakMap<Request, { headers: Record<string, string>; etag: string | null }>();
   return {
-    async onResultProcess({ request, result, setResult }) {
-      const admitted = admissionOf(request);
+    async onResultProcess({ request, result, setResult, serverContext }) {
+      if (Array.isArray(result)) {
+        // A batch: its operations spent one by one; the reply tells the budget the last one left.
+        const budget = budgetOfRequest(request);
+        if (budget) replies.set(request, { headers: resultHeaders({ etag: null, budget }), etag: null });
+        return;
+      }
+      // A lone operation's context is the server context (see admission.ts).
+      const admitted = admissionOf(serverContext);
       if (!admitted) return;
-      if (Array.isArray(result) || isAsyncIterable(result)) {
+      if (isAsyncIterable(result)) {
         replies.set(request, { headers: resultHeaders({ etag: null, budget: admitted.budget }), etag: null });
         return;
       }
-      const outcome = await responseCacheOutcome(request);
+      const outcome = await responseCacheOutcome(serverContext);
       const etag = outcome?.etag ?? null;
       const maxAgeSeconds = outcome?.maxAgeSeconds ?? null;
       replies.set(request, { headers: resultHeaders({ etag, budget: admitted.budget }), etag });

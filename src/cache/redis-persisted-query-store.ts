@@ -1,0 +1,59 @@
+import type { Redis } from 'ioredis';
+import { firstConnection } from './redis-client.js';
+import type { Logger } from 'pino';
+import type { CacheMetrics } from './cache-metrics.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { CacheKeys } from './keys.js';
+import type { PersistedQueryStore } from './persisted-query-store.js';
+
+/**
+ * Persisted query texts in Redis, shared by every instance: `<prefix>apq:<sha256>` holds one,
+ * for `ttlMs` after its latest registration. Behind the cache's circuit breaker, and failing
+ * open: with Redis down a lookup is a miss (the client then sends the text, and its request
+ * runs) and a registration is dropped.
+ */
+export function createRedisPersistedQueryStore(options: {
+  client: Redis;
+  keys: CacheKeys;
+  breaker: () => CircuitBreaker;
+  ttlMs: number;
+  /** How long the first command waits for the client's first connection (then none waits). */
+  commandTimeoutMs: number;
+  metrics: CacheMetrics;
+  logger: Logger;
+}): PersistedQueryStore {
+  const { client, keys, metrics } = options;
+  // Right after start-up, a hash other instances registered is found rather than asked for again.
+  const connected = firstConnection(client, options.commandTimeoutMs);
+
+  const guarded = async <T>(operation: string, fallback: T, work: () => Promise<T>): Promise<T> => {
+    if (options.breaker().isOpen) {
+      metrics.skipped.inc({ operation });
+      return fallback;
+    }
+    await connected();
+    const stop = metrics.duration.startTimer({ tier: 'redis', operation });
+    metrics.redisRoundTrips.inc();
+    try {
+      const result = await work();
+      options.breaker().success();
+      return result;
+    } catch (error) {
+      metrics.errors.inc({ tier: 'redis', operation });
+      options.logger.debug({ err: error, operation }, 'redis persisted-query operation failed');
+      options.breaker().failure();
+      return fallback;
+    } finally {
+      stop();
+    }
+  };
+
+  return {
+    get: (sha256Hash) => guarded('apq-get', null, () => client.get(keys.persistedQuery(sha256Hash))),
+    async set(sha256Hash, query) {
+      await guarded('apq-set', undefined, async () => {
+        await client.set(keys.persistedQuery(sha256Hash), query, 'PX', options.ttlMs);
+      });
+    },
+  };
+}
