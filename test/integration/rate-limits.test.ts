@@ -79,7 +79,9 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     });
     // Nothing ran: not a statement, not even the session lookup a second time.
     expect(statements.filter((sql) => !/sessions/.test(sql))).toEqual([]);
-    expect(Math.min(...livez)).toBeLessThan(100);
+    // Run, the storm would hold the event loop for seconds; refused, /livez waits on nothing but
+    // the machine (generous: shared CI machines stall for hundreds of ms under load).
+    expect(Math.min(...livez)).toBeLessThan(1_000);
   });
 
   it('counts each aliased login: of 30 in one request, exactly 5 check a password', async () => {
