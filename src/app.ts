@@ -23,7 +23,9 @@ import { createIdGenerator } from './ids.js';
 import { createCachedSources } from './loaders/cached-sources.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
+import { useEventStreamErrors } from './plugins/use-event-stream-errors.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
+import { useSingleConnectionSse } from './plugins/use-single-connection-sse.js';
 import { createRateLimiter } from './rate-limit/rate-limiter.js';
 import { createSubscriptionSlots } from './rate-limit/subscription-slots.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
@@ -32,6 +34,8 @@ import { cacheControlOverrides, withCacheControl } from './schema/cache-control.
 
 const SCHEMA_DIR = new URL('../schema/', import.meta.url);
 const GRAPHQL_ENDPOINT = '/graphql';
+/** graphql-sse's single-connection mode (reserve with PUT, then an EventSource with `?token=`). */
+const EVENT_STREAM_ENDPOINT = '/graphql/stream';
 
 export interface AppOptions {
   config: Config;
@@ -53,7 +57,7 @@ export interface App {
   deps: AppDeps;
   registry: Registry;
   /**
-   * Ends every subscription (WebSocket and SSE) as a dropped connection, so that clients
+   * Ends every subscription (WebSocket, SSE, and graphql-sse's single-connection streams) as a dropped connection, so that clients
    * reconnect elsewhere; call before draining, as these never finish on their own.
    */
   endSubscriptions(): Promise<void>;
@@ -147,11 +151,12 @@ export function createApp(options: AppOptions): App {
   });
 
   const eventStreams = useEventStreamIds(config.SUBSCRIPTION_KEEPALIVE_MS);
+  const singleConnection = useSingleConnectionSse({ admission, logger, endpoint: EVENT_STREAM_ENDPOINT, graphqlEndpoint: GRAPHQL_ENDPOINT });
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
-    plugins: [...createPlugins(deps, admission), eventStreams.plugin],
+    plugins: [...createPlugins(deps, admission), eventStreams.plugin, useEventStreamErrors(), ...singleConnection.plugins],
     graphiql: config.GRAPHIQL ? { title: 'Recall' } : false,
     landingPage: false,
     // yoga's own probe: the process answers, whatever its dependencies say (/health checks those).
@@ -193,6 +198,7 @@ export function createApp(options: AppOptions): App {
   async function endSubscriptions() {
     await websocket.close();
     eventStreams.abortAll();
+    singleConnection.endAll();
   }
   return {
     yoga,
