@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { TOKEN_HEADER_KEY, TOKEN_QUERY_KEY, type Request as SseRequest, type Response as SseResponse } from 'graphql-sse';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin, type YogaServer } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
 import type { OperationParams } from '../admission/operation-document.js';
@@ -53,6 +54,7 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): { p
   const sockets = new WeakMap<Request, Socket>();
   /** Streams opened here, not by a client, to make graphql-sse drop a reservation that was never used. */
   const releases = new WeakSet<Request>();
+  let yoga: YogaServer<Record<string, unknown>, Record<string, unknown>> | null = null;
   /** Operations sent to a stream. */
   const streamed = new WeakSet<Request>();
 
@@ -129,13 +131,36 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): { p
 
   async function admitOperation(req: SseRequest<Request>, raw: Request, reservation: Reservation): Promise<SseResponse | string> {
     const accept = header(req, 'accept');
-    const admitted = await admission.admit(requestOf(req, raw), admission.prepare(await paramsOf(raw)));
+    const params = await paramsOf(raw);
+    const admitted = await admission.admit(requestOf(req, raw), admission.prepare(params));
     if (admitted.refusal) return reply(admitted.refusal, accept);
     const refusal = owner(reservation, admitted.admitted.viewer?.user.id ?? null);
     if (refusal) return reply(refusal, accept);
+    const invalid = params?.query ? documentErrors(raw, params.query) : null;
+    if (invalid) {
+      const body = JSON.stringify({ errors: invalid.map(withoutHttp) });
+      return [body, { status: 400, statusText: '', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+    }
     rememberAdmission(raw, admitted.admitted);
     streamed.add(raw);
     return tokenOf(req)!;
+  }
+
+  /**
+   * Why a document cannot run, as yoga's parser and validation (with its plugins' rules) say:
+   * checked here because the graphql-sse plugin hands graphql-sse a `{ errors }` it does not
+   * recognise, which it answers with "Unable to detect operation AST" in place of the errors.
+   */
+  function documentErrors(raw: Request, query: string): readonly GraphQLError[] | null {
+    if (!yoga) return null;
+    const enveloped = yoga.getEnveloped({ request: raw });
+    try {
+      const errors = enveloped.validate(enveloped.schema, enveloped.parse(query));
+      return errors.length > 0 ? errors : null;
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
   }
 
   const sse = useGraphQLSSE({
@@ -169,6 +194,9 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): { p
 
   const plugins: Plugin[] = [
     {
+      onYogaInit({ yoga: server }) {
+        yoga = server;
+      },
       onSubscribe({ args }) {
         const { request } = args.contextValue as GraphQLContext;
         if (!streamed.has(request)) return;

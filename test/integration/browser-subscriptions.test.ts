@@ -202,6 +202,27 @@ describe.each(deployments())('browser subscriptions ($name)', ({ backend, redisU
       expect(t.events.streams.size).toBe(0);
     });
 
+    it('answers an operation that does not parse or validate with 400 and the errors, as /graphql does', async () => {
+      const streamToken = await (await reserve(streamUrl, user.token)).text();
+      const es = eventSource(`${streamUrl}?token=${streamToken}`);
+      try {
+        await es.opened;
+        for (const [query, code] of [
+          ['subscription { nope }', 'GRAPHQL_VALIDATION_FAILED'],
+          ['subscription {', 'GRAPHQL_PARSE_FAILED'],
+        ] as const) {
+          const reply = await operate(streamUrl, streamToken, user.token, code, query);
+          expect(reply.status).toBe(400);
+          const expected = await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query }) })).json();
+          expect((await reply.json()).errors).toEqual(expected.errors);
+          expect(expected.errors[0].extensions.code).toBe(code);
+        }
+        expect(es.events).toEqual([]);
+      } finally {
+        es.source.close();
+      }
+    });
+
     it('spends the budget for each operation, and holds the subscription cap', async () => {
       const capped = await t.newUser();
       const streamToken = await (await reserve(streamUrl, capped.token)).text();
