@@ -24,7 +24,9 @@ import { createIdGenerator } from './ids.js';
 import { createCachedSources } from './loaders/cached-sources.js';
 import { createLogger } from './observability/logger.js';
 import { createPlugins } from './plugins/index.js';
+import { useEventStreamErrors } from './plugins/use-event-stream-errors.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
+import { useSingleConnectionSse } from './plugins/use-single-connection-sse.js';
 import { createRateLimiter } from './rate-limit/rate-limiter.js';
 import { createSubscriptionSlots } from './rate-limit/subscription-slots.js';
 import { createAccessRecorder } from './relevance/access-recorder.js';
@@ -33,6 +35,8 @@ import { cacheControlOverrides, withCacheControl } from './schema/cache-control.
 
 const SCHEMA_DIR = new URL('../schema/', import.meta.url);
 const GRAPHQL_ENDPOINT = '/graphql';
+/** graphql-sse's single-connection mode (reserve with PUT, then an EventSource with `?token=`). */
+const EVENT_STREAM_ENDPOINT = '/graphql/stream';
 
 export interface AppOptions {
   config: Config;
@@ -54,7 +58,7 @@ export interface App {
   deps: AppDeps;
   registry: Registry;
   /**
-   * Ends every subscription (WebSocket and SSE) as a dropped connection, so that clients
+   * Ends every subscription (WebSocket, SSE, and graphql-sse's single-connection streams) as a dropped connection, so that clients
    * reconnect elsewhere; call before draining, as these never finish on their own.
    */
   endSubscriptions(): Promise<void>;
@@ -148,11 +152,12 @@ export function createApp(options: AppOptions): App {
   });
 
   const eventStreams = useEventStreamIds(config.SUBSCRIPTION_KEEPALIVE_MS);
+  const singleConnection = useSingleConnectionSse({ admission, logger, endpoint: EVENT_STREAM_ENDPOINT, graphqlEndpoint: GRAPHQL_ENDPOINT });
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
-    plugins: [...createPlugins(deps, admission), eventStreams.plugin],
+    plugins: [...createPlugins(deps, admission), eventStreams.plugin, useEventStreamErrors(), ...singleConnection.plugins],
     // A JSON array of operations; each is admitted and spends on its own (see useAdmission).
     batching: { limit: config.MAX_BATCH_SIZE },
     graphiql: config.GRAPHIQL ? graphiqlOptions : false,
@@ -195,6 +200,7 @@ export function createApp(options: AppOptions): App {
   async function endSubscriptions() {
     await websocket.close();
     eventStreams.abortAll();
+    singleConnection.endAll();
   }
   return {
     yoga,

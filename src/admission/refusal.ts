@@ -7,9 +7,11 @@ import type { FieldRefusal } from './field-allowances.js';
  * error: one refusal, the same words everywhere.
  */
 export interface Refusal {
-  status: 400 | 401 | 411 | 413 | 429 | 500;
+  status: 400 | 401 | 403 | 409 | 411 | 413 | 429 | 500;
   code:
     | 'UNAUTHENTICATED'
+    | 'FORBIDDEN'
+    | 'CONFLICT'
     | 'LENGTH_REQUIRED'
     | 'PAYLOAD_TOO_LARGE'
     | 'RATE_LIMITED'
@@ -36,6 +38,16 @@ export class RefusedError extends Error {
 
 export function unauthenticated(message: string): Refusal {
   return { status: 401, code: 'UNAUTHENTICATED', message, headers: { 'WWW-Authenticate': 'Bearer' }, extensions: {} };
+}
+
+/** A credential that is good, but not for this (another user's event stream). */
+export function forbidden(message: string): Refusal {
+  return { status: 403, code: 'FORBIDDEN', message, headers: {}, extensions: {} };
+}
+
+/** A request that does not fit the state of what it addresses (an event stream opened twice). */
+export function conflict(message: string): Refusal {
+  return { status: 409, code: 'CONFLICT', message, headers: {}, extensions: {} };
 }
 
 export const invalidCredential = (): RefusedError => new RefusedError(unauthenticated('The bearer token is invalid, expired or revoked.'));

@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { rememberAdmission, type AdmissionControl } from '../admission/admission.js';
+import { connectionCredential } from './connection-credential.js';
 import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
 import type { RequestContext, ServerContext } from '../graphql-context.js';
 import { refusalError, withoutHttp } from './reply.js';
@@ -43,11 +44,12 @@ export function serveGraphQLOverWebSocket(
       execute: (args) => (args.rootValue as OperationRoot).execute(args),
       subscribe: (args) => (args.rootValue as OperationRoot).subscribe(args),
       async onConnect(ctx) {
-        const authorization = connectionAuthorization(ctx.connectionParams, ctx.extra.request.headers.authorization);
-        // Refused like a bad token over HTTP: the socket closes with 4403 Forbidden.
-        const identified = await options.admission.identify(authorization);
-        if ('refusal' in identified) return false;
-        ctx.extra.authorization = authorization;
+        const credential = connectionCredential(ctx.connectionParams, ctx.extra.request.headers.authorization);
+        if (credential.problem !== undefined) return forbid(ctx.extra.socket, credential.problem);
+        // Refused like a bad token over HTTP, through the same admission: the socket closes with 4403.
+        const identified = await options.admission.identify(credential.authorization);
+        if ('refusal' in identified) return forbid(ctx.extra.socket, identified.refusal.message);
+        ctx.extra.authorization = credential.authorization;
         return true;
       },
       async onSubscribe(ctx, _id, payload) {
@@ -113,9 +115,14 @@ export function serveGraphQLOverWebSocket(
   };
 }
 
-/** The token of a connection: `authorization` in connectionParams (what browsers can send), else the upgrade header. */
-function connectionAuthorization(params: Readonly<Record<string, unknown>> | undefined, header: string | undefined): string | null {
-  const fromParams = params?.['authorization'] ?? params?.['Authorization'];
-  if (typeof fromParams === 'string') return fromParams;
-  return header ?? null;
+/** Closes a connection with 4403 Forbidden and why (graphql-ws's own close, on `false`, says only "Forbidden"). */
+function forbid(socket: WebSocket, reason: string): false {
+  socket.close(4403, closeReason(reason));
+  return false;
+}
+
+/** A close frame's reason holds at most 123 bytes (RFC 6455); `ws` throws on a longer one. */
+function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  return bytes.length <= 123 ? reason : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`;
 }

@@ -134,7 +134,9 @@ export async function openEventStream(
     },
     body: JSON.stringify({ query: options.query, variables: options.variables ?? {} }),
   });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  // Made on the first read: a refusal is a JSON body, for `response.json()`.
+  let events: ReadableStreamDefaultReader<string> | undefined;
+  const reader = () => (events ??= response.body!.pipeThrough(new TextDecoderStream()).getReader());
   let buffer = '';
   return {
     response,
@@ -154,7 +156,7 @@ export async function openEventStream(
         if (remaining <= 0) throw new Error(`no SSE event within ${timeoutMs} ms`);
         let timer: NodeJS.Timeout | undefined;
         const chunk = await Promise.race([
-          reader.read(),
+          reader().read(),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no SSE event within ${timeoutMs} ms`)), remaining);
           }),
