@@ -12,7 +12,9 @@ import { createLoaders } from './loaders/create-loaders.js';
  */
 export function createContextFactory(deps: AppDeps) {
   return (initial: YogaInitialContext & ServerContext): RequestContext => {
-    const admitted = admissionOf(initial);
+    // graphql-sse's single-connection mode builds each operation's context itself, from the
+    // operation's HTTP request: its admission is remembered by that request.
+    const admitted = admissionOf(initial) ?? admissionOf(initial.request);
     const viewer = admitted?.viewer ?? null;
     const context: RequestContext = {
       deps,

@@ -1,24 +1,12 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, launchChromium } from '../helpers/chromium.js';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const CREATE = 'mutation ($n: String!) { createContext(input: { name: $n }) { context { id } } }';
 
-// .ci/run installs Debian's chromium; elsewhere the test says it was left out.
-describe.skipIf(!existsSync(CHROMIUM))('a real EventSource in Chromium', () => {
+describe.runIf(hasChromium())('a real EventSource in Chromium', () => {
   let t: TestApp;
   let base: string;
   let user: TestUser;
@@ -28,7 +16,7 @@ describe.skipIf(!existsSync(CHROMIUM))('a real EventSource in Chromium', () => {
     t = await createTestApp('pglite');
     base = (await listen(t)).replace(/\/graphql$/, '');
     user = await t.newUser();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage();
     // Same origin as the API: what is tested is EventSource, not CORS.
     await page.goto(`${base}/livez`);
