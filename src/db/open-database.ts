@@ -3,7 +3,6 @@ import type { Config } from '../config.js';
 import type { Database, StatementListener } from './database.js';
 import { migrate } from './migrate.js';
 import { openEmbeddedDatabase } from './open-embedded-database.js';
-import { createPgDatabase } from './pg-database.js';
 
 /** Opens the configured database (PostgreSQL, or embedded PGlite) and brings its schema up to date. */
 export async function openDatabase(
@@ -12,8 +11,9 @@ export async function openDatabase(
   onStatement?: StatementListener,
 ): Promise<Database> {
   const started = performance.now();
+  // pg is loaded only when used: the embedded start is the one that waits for it.
   const db = config.DATABASE_URL?.startsWith('postgres')
-    ? createPgDatabase({
+    ? (await import('./pg-database.js')).createPgDatabase({
         url: config.DATABASE_URL,
         schema: config.DATABASE_SCHEMA,
         poolMax: config.DATABASE_POOL_MAX,
