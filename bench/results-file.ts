@@ -1,33 +1,48 @@
 /**
  * bench/RESULTS.md is written by more than one script: `npm run bench` owns its top sections,
- * `npm run bench:cost` the "Issue 9: costs and limits" section at the end, one subsection per
- * part it ran. Each replaces only what it owns.
+ * and each issue's bench owns one "## Issue N: …" section after them (`npm run bench:cost` the
+ * Issue 9 one, one subsection per part it ran; `npm run bench:startup` the Issue 10 one). Each
+ * replaces only what it owns.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 
 export const RESULTS = new URL('./RESULTS.md', import.meta.url);
 export const ISSUE_9 = '## Issue 9: costs and limits';
 
-/** The Issue 9 section of the results (from its heading to the end), or '' when there is none. */
-export async function issue9Section(): Promise<string> {
+/** The issues' sections of the results (from the first "## Issue" heading to the end), or ''. */
+export async function issueSections(): Promise<string> {
   const text = await readFile(RESULTS, 'utf8').catch(() => '');
-  const at = text.indexOf(`\n${ISSUE_9}\n`);
+  const at = text.indexOf('\n## Issue ');
   return at === -1 ? '' : text.slice(at + 1);
+}
+
+/** The file cut around the section under `heading` (up to the next "## " heading), which may be missing. */
+async function around(heading: string): Promise<{ before: string; section: string; after: string }> {
+  const text = await readFile(RESULTS, 'utf8');
+  const at = text.indexOf(`\n${heading}\n`);
+  if (at === -1) return { before: `${text.trimEnd()}\n`, section: '', after: '' };
+  const next = text.indexOf('\n## ', at + heading.length + 1);
+  const end = next === -1 ? text.length : next + 1;
+  return { before: text.slice(0, at + 1), section: text.slice(at + 1, end), after: text.slice(end) };
+}
+
+/** Writes the whole section under `heading` (a "## " line), replacing the one there was. */
+export async function writeSection(heading: string, body: string): Promise<void> {
+  const { before, after } = await around(heading);
+  await writeFile(RESULTS, `${before}\n${heading}\n\n${body.trim()}\n${after ? `\n${after}` : ''}`);
 }
 
 /** Writes these subsections (each starting with its `### ` heading) into the Issue 9 section, replacing those of the same heading. */
 export async function writeIssue9(intro: string, subsections: string[]): Promise<void> {
-  const text = await readFile(RESULTS, 'utf8');
-  const at = text.indexOf(`\n${ISSUE_9}\n`);
-  const before = at === -1 ? `${text.trimEnd()}\n` : text.slice(0, at + 1);
-  const existing = at === -1 ? [] : splitSubsections(text.slice(at + 1));
+  const { before, section, after } = await around(ISSUE_9);
+  const existing = splitSubsections(section);
   const heading = (part: string) => part.split('\n', 1)[0]!;
   for (const part of subsections) {
     const index = existing.findIndex((old) => heading(old) === heading(part));
     if (index === -1) existing.push(part.trim());
     else existing[index] = part.trim();
   }
-  await writeFile(RESULTS, `${before}\n${ISSUE_9}\n\n${intro.trim()}\n\n${existing.join('\n\n')}\n`);
+  await writeFile(RESULTS, `${before}\n${ISSUE_9}\n\n${intro.trim()}\n\n${existing.join('\n\n')}\n${after ? `\n${after}` : ''}`);
 }
 
 function splitSubsections(section: string): string[] {

@@ -30,7 +30,7 @@ import { benchmarkWriteMix, writeMixReport } from './write-mix.js';
 import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
-import { issue9Section, RESULTS } from './results-file.js';
+import { issueSections, RESULTS } from './results-file.js';
 
 const DATABASE_URL = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -363,7 +363,7 @@ other runs.
 
 ${parts.join('\n')}`;
     // The Issue 9 section is bench/cost.ts's: kept as it stands.
-    if (chosen.length === 0) await writeFile(RESULTS, `${report.trimEnd()}\n${(await issue9Section()) ? `\n${await issue9Section()}` : ''}`);
+    if (chosen.length === 0) await writeFile(RESULTS, `${report.trimEnd()}\n${(await issueSections()) ? `\n${await issueSections()}` : ''}`);
     process.stdout.write(`\n${report}`);
   } finally {
     for (const target of running) {

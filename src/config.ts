@@ -58,6 +58,8 @@ const database = z.object({
   DATABASE_URL: databaseUrl.optional(),
   /** Folder of the embedded database when DATABASE_URL is unset. Default: ./data. */
   DATA_DIR: z.string().min(1).default('./data'),
+  /** Folder keeping the embedded database's template (a new database, ready to load). Default: node_modules/.cache/recall. */
+  DATA_TEMPLATE_DIR: z.string().min(1).optional(),
   /** PostgreSQL schema holding Recall's tables; created if missing. Default: public. */
   DATABASE_SCHEMA: z
     .string()

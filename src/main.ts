@@ -37,7 +37,12 @@ server.on('error', (error) => {
   process.exit(1);
 });
 server.listen(config.PORT, config.HOST, () => {
-  logger.info(`Recall is serving GraphQL and GraphiQL on http://localhost:${config.PORT}/graphql`);
+  // Counted from the process's start, so module loading (and tsx's compiling) is included.
+  const seconds = process.uptime().toFixed(1);
+  logger.info(
+    { startupSeconds: Number(seconds) },
+    `ready in ${seconds} s: Recall is serving GraphQL and GraphiQL on http://localhost:${config.PORT}/graphql`,
+  );
 });
 
 let stopping = false;

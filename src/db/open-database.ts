@@ -1,10 +1,8 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Database, StatementListener } from './database.js';
 import { migrate } from './migrate.js';
-import { createPgDatabase } from './pg-database.js';
-import { createPgliteDatabase } from './pglite-database.js';
+import { openEmbeddedDatabase } from './open-embedded-database.js';
 
 /** Opens the configured database (PostgreSQL, or embedded PGlite) and brings its schema up to date. */
 export async function openDatabase(
@@ -12,8 +10,10 @@ export async function openDatabase(
   logger: Logger,
   onStatement?: StatementListener,
 ): Promise<Database> {
+  const started = performance.now();
+  // pg is loaded only when used: the embedded start is the one that waits for it.
   const db = config.DATABASE_URL?.startsWith('postgres')
-    ? createPgDatabase({
+    ? (await import('./pg-database.js')).createPgDatabase({
         url: config.DATABASE_URL,
         schema: config.DATABASE_SCHEMA,
         poolMax: config.DATABASE_POOL_MAX,
@@ -21,14 +21,22 @@ export async function openDatabase(
         logger,
         onStatement,
       })
-    : await createPgliteDatabase({
-        dataDir: config.DATABASE_URL === 'memory://' ? 'memory://' : path.resolve(config.DATA_DIR, 'pglite'),
+    : await openEmbeddedDatabase({
+        dataDir: config.DATA_DIR,
+        templateDir: config.DATA_TEMPLATE_DIR,
+        inMemory: config.DATABASE_URL === 'memory://',
         schema: config.DATABASE_SCHEMA,
+        logger,
         onStatement,
       });
   try {
-    const applied = await migrate(db, config.DATABASE_SCHEMA);
-    logger.info({ driver: db.driver, schema: config.DATABASE_SCHEMA, applied }, 'database ready');
+    const applied = await migrate(db, config.DATABASE_SCHEMA, (pending) =>
+      logger.info({ migrations: pending }, `applying migrations ${pending.join(', ')}…`),
+    );
+    logger.info(
+      { driver: db.driver, schema: config.DATABASE_SCHEMA, applied, ms: Math.round(performance.now() - started) },
+      'database ready',
+    );
     return db;
   } catch (error) {
     await db.close();

@@ -7,13 +7,20 @@ export interface PgliteDatabaseOptions {
   /** A folder to persist into, or `memory://`. */
   dataDir: string;
   schema: string;
+  /** A data directory (a tarball from `dumpDataDir`) to start from; only for a folder that holds no database yet. */
+  initialData?: Blob;
   onStatement?: StatementListener;
 }
 
+export interface PgliteDatabase extends Database {
+  /** Escape hatch, PGlite only: the whole data directory as a gzipped tarball (see `initialData`). */
+  dumpDataDir(): Promise<Blob>;
+}
+
 /** Embedded PostgreSQL (WASM) with the same SQL as the server; one connection, queued by PGlite. */
-export async function createPgliteDatabase(options: PgliteDatabaseOptions): Promise<Database> {
+export async function createPgliteDatabase(options: PgliteDatabaseOptions): Promise<PgliteDatabase> {
   if (options.dataDir !== 'memory://') await mkdir(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create(options.dataDir);
+  const pglite = await PGlite.create(options.dataDir, options.initialData ? { loadDataDir: options.initialData } : {});
   await pglite.exec(`SET search_path TO ${quoteIdentifier(options.schema)}`);
 
   const over = (client: PGlite | Transaction): Queryable => ({
@@ -32,6 +39,7 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions): Prom
     driver: 'pglite',
     ...over(pglite),
     transaction: (work) => pglite.transaction((tx) => work(over(tx))),
+    dumpDataDir: () => pglite.dumpDataDir('gzip'),
     async close() {
       await pglite.close();
     },

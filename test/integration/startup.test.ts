@@ -29,7 +29,7 @@ async function waitFor<T>(probe: () => Promise<T>, timeoutMs: number): Promise<T
   }
 }
 
-it('`npm start` with no configuration serves GraphQL from an embedded database, and stops on SIGTERM', async () => {
+it('`npm start` with no configuration serves GraphQL from an embedded database, logging its progress, and stops on SIGTERM', async () => {
   const port = await freePort();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'recall-start-'));
   // Only what any shell has, plus a free port and a scratch data folder: no DATABASE_URL.
@@ -58,6 +58,9 @@ it('`npm start` with no configuration serves GraphQL from an embedded database, 
     expect(response.data.signUp.errors).toEqual([]);
     expect(response.data.signUp.token).toMatch(/^rcs_/);
     expect(output).toContain('"driver":"pglite"');
+    // A first start says what it is doing while it takes seconds, and how long it took.
+    expect(output).toContain(`creating the embedded database in ${dataDir} (first start only)`);
+    expect(output).toMatch(/"msg":"ready in \d+\.\d s: Recall is serving GraphQL/);
 
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(await health.json()).toMatchObject({ status: 'ok', checks: { database: { driver: 'pglite' } } });
