@@ -13,11 +13,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeSection } from './results-file.js';
 import { median } from './stats.js';
+import { freePort } from '../test/helpers/redis-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env['RUNS'] ?? 5);
@@ -51,16 +51,6 @@ interface Sample {
   seconds: number;
   rssMb: number;
   cpuSeconds: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 const CLOCK_TICKS = 100;

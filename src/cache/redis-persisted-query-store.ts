@@ -5,6 +5,7 @@ import type { CacheMetrics } from './cache-metrics.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { CacheKeys } from './keys.js';
 import type { PersistedQueryStore } from './persisted-query-store.js';
+import { createRedisGuard } from './redis-guard.js';
 
 /**
  * Persisted query texts in Redis, shared by every instance: `<prefix>apq:<sha256>` holds one,
@@ -22,31 +23,19 @@ export function createRedisPersistedQueryStore(options: {
   metrics: CacheMetrics;
   logger: Logger;
 }): PersistedQueryStore {
-  const { client, keys, metrics } = options;
+  const { client, keys } = options;
   // Right after start-up, a hash other instances registered is found rather than asked for again.
   const connected = firstConnection(client, options.commandTimeoutMs);
 
-  const guarded = async <T>(operation: string, fallback: T, work: () => Promise<T>): Promise<T> => {
-    if (options.breaker().isOpen) {
-      metrics.skipped.inc({ operation });
-      return fallback;
-    }
-    await connected();
-    const stop = metrics.duration.startTimer({ tier: 'redis', operation });
-    metrics.redisRoundTrips.inc();
-    try {
-      const result = await work();
-      options.breaker().success();
-      return result;
-    } catch (error) {
-      metrics.errors.inc({ tier: 'redis', operation });
-      options.logger.debug({ err: error, operation }, 'redis persisted-query operation failed');
-      options.breaker().failure();
-      return fallback;
-    } finally {
-      stop();
-    }
-  };
+  const guarded = createRedisGuard({
+    breaker: options.breaker,
+    usable: () => !options.breaker().isOpen,
+    ready: connected,
+    labelPrefix: '',
+    failure: 'redis persisted-query operation failed',
+    metrics: options.metrics,
+    logger: options.logger,
+  });
 
   return {
     get: (sha256Hash) => guarded('apq-get', null, () => client.get(keys.persistedQuery(sha256Hash))),

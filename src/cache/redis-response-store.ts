@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
+import { createRedisGuard } from './redis-guard.js';
 import type { CacheKeys } from './keys.js';
 import { secondsLeft, type CachedResponse, type ResponseHit, type ResponseStore } from './response-store.js';
 
@@ -50,26 +51,14 @@ export function createRedisResponseStore(options: {
   client.defineCommand('storeResponse', { lua: STORE_RESPONSE });
 
   /** Runs a Redis operation unless Redis is not to be used; failures count and give `fallback`. */
-  const guarded = async <T>(operation: string, fallback: T, work: () => Promise<T>): Promise<T> => {
-    if (!options.usable()) {
-      metrics.skipped.inc({ operation: `response-${operation}` });
-      return fallback;
-    }
-    const stop = metrics.duration.startTimer({ tier: 'redis', operation: `response-${operation}` });
-    metrics.redisRoundTrips.inc();
-    try {
-      const result = await work();
-      options.breaker().success();
-      return result;
-    } catch (error) {
-      metrics.errors.inc({ tier: 'redis', operation: `response-${operation}` });
-      options.logger.debug({ err: error, operation }, 'response cache operation failed');
-      options.breaker().failure();
-      return fallback;
-    } finally {
-      stop();
-    }
-  };
+  const guarded = createRedisGuard({
+    breaker: options.breaker,
+    usable: options.usable,
+    labelPrefix: 'response-',
+    failure: 'response cache operation failed',
+    metrics,
+    logger: options.logger,
+  });
 
   const getEntry = (id: string) =>
     guarded('get', null, async () => {

@@ -133,7 +133,7 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     }
     options.accessRecorder.record(viewer.user.id, hit.retrieved);
 
-    const headers = resultHeaders({ etag: hit.etag, budget: admitted.budget });
+    const headers = resultHeaders({ etag: hit.etag, kept: true, budget: admitted.budget });
     if (matchesIfNoneMatch(req.headers['if-none-match'], hit.etag)) {
       hits.notModified.inc();
       return send(res, 304, headers, '', startedAt, known.operationName);

@@ -77,14 +77,14 @@ export function matchesIfNoneMatch(header: string | null | undefined, etag: stri
 }
 
 /**
- * Cache-Control of a query result. One with a validator may be kept by the viewer's browser but
- * is revalidated on every use (`no-cache`): a browser never shows data older than the last write
- * it could know of (read-your-writes holds), and the If-None-Match it sends makes the
- * revalidation a 304 with no body. One without a validator (anonymous, or a result that is not a
- * query's) is not kept at all.
+ * Cache-Control of a query result. One the response cache holds (`kept`) may be kept by the
+ * viewer's browser too, but is revalidated on every use (`no-cache`): a browser never shows data
+ * older than the last write it could know of (read-your-writes holds), and the If-None-Match it
+ * sends makes the revalidation a 304 with no body. Any other (anonymous, a mutation's, or one a
+ * write raced and Recall refused to keep) is not to be kept at all.
  */
-export function cacheControl(etag: string | null): string {
-  return etag ? 'private, no-cache' : 'no-store';
+export function cacheControl(kept: boolean): string {
+  return kept ? 'private, no-cache' : 'no-store';
 }
 
 /** Admins may ask for the cache metadata of a response with this header set to 1. */
@@ -101,8 +101,8 @@ export function cacheDebugExtension(hit: boolean, ttlSeconds: number): { cache: 
 }
 
 /** The headers of a query result's reply (and of its 304). */
-export function resultHeaders(options: { etag: string | null; budget: BudgetDecision | null }): Record<string, string> {
-  const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.etag) };
+export function resultHeaders(options: { etag: string | null; kept: boolean; budget: BudgetDecision | null }): Record<string, string> {
+  const headers: Record<string, string> = { 'Cache-Control': cacheControl(options.kept) };
   if (options.etag) headers['ETag'] = options.etag;
   if (options.budget) Object.assign(headers, budgetHeaders(options.budget));
   return headers;

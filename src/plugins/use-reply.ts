@@ -29,20 +29,20 @@ export function useReply(options: ReplyPluginOptions): Plugin {
       if (Array.isArray(result)) {
         // A batch: its operations spent one by one; the reply tells the budget the last one left.
         const budget = budgetOfRequest(request);
-        if (budget) replies.set(request, { headers: resultHeaders({ etag: null, budget }), etag: null });
+        if (budget) replies.set(request, { headers: resultHeaders({ etag: null, kept: false, budget }), etag: null });
         return;
       }
       // A lone operation's context is the server context (see admission.ts).
       const admitted = admissionOf(serverContext);
       if (!admitted) return;
       if (isAsyncIterable(result)) {
-        replies.set(request, { headers: resultHeaders({ etag: null, budget: admitted.budget }), etag: null });
+        replies.set(request, { headers: resultHeaders({ etag: null, kept: false, budget: admitted.budget }), etag: null });
         return;
       }
       const outcome = await responseCacheOutcome(serverContext);
       const etag = outcome?.etag ?? null;
       const maxAgeSeconds = outcome?.maxAgeSeconds ?? null;
-      replies.set(request, { headers: resultHeaders({ etag, budget: admitted.budget }), etag });
+      replies.set(request, { headers: resultHeaders({ etag, kept: maxAgeSeconds !== null, budget: admitted.budget }), etag });
       const debug = showsCacheDebug({
         development: options.development,
         isAdmin: admitted.viewer?.user.role === 'ADMIN',

@@ -187,37 +187,44 @@ describe.each(deployments())('automatic persisted queries ($name)', ({ backend, 
     expect(await remaining(registered)).toBe(before - 1);
     expect(await remaining(await send(url, 'GET', { extensions: persistedQuery(text) }, user.token))).toBe(before - 2);
   });
-
-  it.runIf(redisUrl)('keeps registered texts in Redis under the key prefix, with a TTL, for every instance', async () => {
-    const text = `query Shared { viewer { id email } }`;
-    await send(url, 'POST', { query: text, extensions: persistedQuery(text) }, user.token);
-    const redis = new Redis(redisUrl!);
-    try {
-      const key = t.cache.keys.persistedQuery(sha256(text));
-      expect(key.startsWith(t.cache.keys.prefix)).toBe(true);
-      expect(await redis.get(key)).toBe(text);
-      const ttl = await redis.pttl(key);
-      expect(ttl).toBeGreaterThan(86_000_000);
-      expect(ttl).toBeLessThanOrEqual(86_400_000);
-    } finally {
-      redis.disconnect();
-    }
-    // Another instance of the deployment (same Redis, same prefix) knows the hash it never saw.
-    const other = await createTestApp(backend, { redisUrl: redisUrl!, database: t.database, env: { REDIS_KEY_PREFIX: t.cache.keys.prefix } });
-    try {
-      const response = await other.app.yoga.fetch('http://recall.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
-        body: JSON.stringify({ extensions: persistedQuery(text) }),
-      });
-      expect(await response.json()).toMatchObject({ data: { viewer: { id: user.id, email: user.email } } });
-    } finally {
-      await other.close();
-    }
-  });
 });
 
-it.runIf(inject('redisUrl'))('with Redis unreachable, a hash is not found and the text sent with it still runs (Apollo Client)', async () => {
+it.runIf(inject('redisUrl'))('keeps registered texts in Redis under the key prefix, with a TTL, for every instance', async () => {
+  const redisUrl = inject('redisUrl')!;
+  const backend = backends().at(-1)!;
+  const t = await createTestApp(backend, { redisUrl });
+  const url = await listen(t);
+  const user = await t.newUser();
+  const text = `query Shared { viewer { id email } }`;
+  await send(url, 'POST', { query: text, extensions: persistedQuery(text) }, user.token);
+  const redis = new Redis(redisUrl);
+  try {
+    const key = t.cache.keys.persistedQuery(sha256(text));
+    expect(key.startsWith(t.cache.keys.prefix)).toBe(true);
+    expect(await redis.get(key)).toBe(text);
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(86_000_000);
+    expect(ttl).toBeLessThanOrEqual(86_400_000);
+  } finally {
+    redis.disconnect();
+  }
+  // Another instance of the deployment (same Redis, same prefix) knows the hash it never saw.
+  const other = await createTestApp(backend, { redisUrl, database: t.database, env: { REDIS_KEY_PREFIX: t.cache.keys.prefix } });
+  try {
+    const response = await other.app.yoga.fetch('http://recall.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ extensions: persistedQuery(text) }),
+    });
+    expect(await response.json()).toMatchObject({ data: { viewer: { id: user.id, email: user.email } } });
+  } finally {
+    await other.close();
+  }
+  t.app.server.closeAllConnections();
+  await t.close();
+});
+
+it('with Redis unreachable, a hash is not found and the text sent with it still runs (Apollo Client)', async () => {
   const t = await createTestApp(backends().at(-1)!, { redisUrl: `redis://127.0.0.1:${await freePort()}` });
   try {
     const url = await listen(t);
