@@ -5,7 +5,10 @@ ENV NODE_ENV=production
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: the postinstall builds the embedded database template, which needs the sources
+# (not copied yet) and which this image does not use (compose gives it PostgreSQL; a container
+# without DATABASE_URL builds it on its first start).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY schema ./schema
