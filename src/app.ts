@@ -182,6 +182,7 @@ export function createApp(options: AppOptions): App {
     {
       admission,
       responses: cache.responses,
+      persistedQueries: cache.persistedQueries,
       accessRecorder,
       endpoint: GRAPHQL_ENDPOINT,
       responseCacheEnabled: config.RESPONSE_CACHE_ENABLED,

@@ -3,7 +3,9 @@ import type { ExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { rememberAdmission, type AdmissionControl, type PreparedOperation } from '../admission/admission.js';
+import type { PersistedQueryStore } from '../cache/persisted-query-store.js';
 import type { ResponseStore } from '../cache/response-store.js';
+import { requestedHash } from '../plugins/use-persisted-queries.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { logRequest } from './access-log.js';
 import {
@@ -32,6 +34,8 @@ export const missedByFront = (req: object | undefined): string | undefined => (r
 export interface CachedHitFrontOptions {
   admission: AdmissionControl;
   responses: ResponseStore;
+  /** Where automatic persisted queries are registered: a known hash is served like its text. */
+  persistedQueries: PersistedQueryStore;
   accessRecorder: AccessRecorder;
   /** The GraphQL endpoint, e.g. /graphql. */
   endpoint: string;
@@ -75,18 +79,41 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
   // Recent request texts, read and prepared for admission (cost, variables checked): a repeated
   // request skips parsing its JSON and costing its document. Small requests only, as above.
   const operations = new LRUCache<string, { operation: Operation; admission: PreparedOperation }>({ max: 10_000 });
-  function prepare(source: string, isGet: boolean): { operation: Operation; admission: PreparedOperation } | null {
+  async function prepare(source: string, isGet: boolean): Promise<{ operation: Operation; admission: PreparedOperation } | null> {
     // A query string and a JSON body are read differently, even were their texts the same.
     const memo = `${isGet ? 'GET' : 'POST'} ${source}`;
     let known = operations.get(memo);
     if (!known) {
-      const operation = operationOf(isGet ? getParams(source) : parseJson(source));
+      const params = isGet ? getParams(source) : parseJson(source);
+      // A hash names one text forever: once found, it is memoised like a text sent whole.
+      const operation = operationOf(params) ?? (await persistedOperationOf(params));
       if (!operation) return null;
-      const params = { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName };
-      known = { operation, admission: options.admission.prepare(params) };
+      const prepared = { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName };
+      known = { operation, admission: options.admission.prepare(prepared) };
       if (source.length <= MAX_MEMOISED_SOURCE) operations.set(memo, known);
     }
     return known;
+  }
+
+  /**
+   * The operation an automatic persisted query names when its text is registered; null for
+   * anything else (a hash with its text, which registers it; an unknown or malformed hash), which
+   * yoga answers.
+   */
+  async function persistedOperationOf(params: unknown): Promise<Operation | null> {
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
+    const { query, extensions, ...rest } = params as Record<string, unknown>;
+    if (query !== undefined) return null;
+    let sha256Hash: string | null;
+    try {
+      const parsed = typeof extensions === 'string' ? parseJson(extensions) : extensions;
+      if (typeof parsed !== 'object' || parsed === null || Object.keys(parsed).length !== 1) return null;
+      sha256Hash = requestedHash(parsed);
+    } catch {
+      return null;
+    }
+    const text = sha256Hash === null ? null : await options.persistedQueries.get(sha256Hash);
+    return text === null ? null : operationOf({ ...rest, query: text });
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -94,8 +121,8 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const mediaType = jsonMediaType(req.headers.accept);
     const source = mediaType === null ? null : await readSource(req, endpoint);
     if (source === null || !options.responseCacheEnabled) return fallback(req, res);
-    const prepared = prepare(source, req.method === 'GET');
-    // What it does not recognise (persisted queries, invalid JSON) is yoga's to admit and answer.
+    const prepared = await prepare(source, req.method === 'GET');
+    // What it does not recognise (an unknown persisted query, invalid JSON) is yoga's to admit and answer.
     if (!prepared) return fallback(req, res);
     const { operation } = prepared;
     const admission = await options.admission.admit(
@@ -178,8 +205,12 @@ async function readSource(req: IncomingMessage, endpoint: string): Promise<strin
   const url = req.url ?? '';
   const queryStart = url.indexOf('?');
   if ((queryStart === -1 ? url : url.slice(0, queryStart)) !== endpoint) return null;
-  // A GET without a query is GraphiQL's page, or not an operation: yoga's to answer.
-  if (req.method === 'GET') return queryStart === -1 || !new URLSearchParams(url.slice(queryStart + 1)).has('query') ? null : url.slice(queryStart + 1);
+  // A GET with neither a query nor a persisted query's hash is GraphiQL's page, or not an operation: yoga's to answer.
+  if (req.method === 'GET') {
+    if (queryStart === -1) return null;
+    const search = new URLSearchParams(url.slice(queryStart + 1));
+    return search.has('query') || search.has('extensions') ? url.slice(queryStart + 1) : null;
+  }
   if (req.method !== 'POST' || !req.headers['content-type']?.startsWith('application/json')) return null;
   const body = await readBody(req);
   (req as IncomingMessage & { body?: Buffer }).body = body;
@@ -214,7 +245,7 @@ interface Operation {
 function operationOf(params: unknown): Operation | null {
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
   const { query, variables, operationName, extensions } = params as Record<string, unknown>;
-  // Persisted-query and other extensions change what is run: yoga's to handle.
+  // Extensions may change what is run (a persisted query's text is `persistedOperationOf`'s): yoga's to handle.
   if (typeof query !== 'string' || extensions !== undefined) return null;
   if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;

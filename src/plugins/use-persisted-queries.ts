@@ -55,7 +55,7 @@ export function usePersistedQueries(options: PersistedQueriesOptions): Plugin {
 }
 
 /** The hash `extensions.persistedQuery` names (lower-case hex); null without one; a refusal for one that is not Apollo's version 1. */
-function requestedHash(extensions: unknown): string | null {
+export function requestedHash(extensions: unknown): string | null {
   if (typeof extensions !== 'object' || extensions === null) return null;
   const persisted = (extensions as Record<string, unknown>)['persistedQuery'];
   if (persisted === undefined || persisted === null) return null;

@@ -178,6 +178,24 @@ describe.each(deployments())('automatic persisted queries ($name)', ({ backend, 
     expect(requestStatements(statements)).toEqual([]);
   });
 
+  it('answers a known hash\'s cache hits before the GraphQL pipeline, as it does the whole query\'s', async () => {
+    const variables = { id: contextId };
+    const text = 'query FrontHit($id: ID!) { context(id: $id) { name } }';
+    await send(url, 'POST', { query: text, variables, extensions: persistedQuery(text) }, user.token); // registered and cached
+    const fastHits = (status: string) => t.metric('recall_response_cache_fast_path_hits_total', { status });
+    const [ok, notModified] = [await fastHits('200'), await fastHits('304')];
+    for (const method of ['GET', 'POST'] as const) {
+      const hit = await send(url, method, { variables, extensions: persistedQuery(text) }, user.token);
+      expect((await hit.json()).data).toEqual({ context: { name: 'Persisted' } });
+      const revalidated = await send(url, method, { variables, extensions: persistedQuery(text) }, user.token, { 'if-none-match': hit.headers.get('etag')! });
+      expect(revalidated.status).toBe(304);
+    }
+    expect([await fastHits('200'), await fastHits('304')]).toEqual([ok + 2, notModified + 2]);
+    // What the front cannot serve is still yoga's: an unknown hash, and a text sent with its hash.
+    const unknown = await send(url, 'GET', { extensions: persistedQuery('query Nobody { viewer { id } }') }, user.token);
+    expect((await unknown.json()).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
   it('spends the budget once per operation run, not for an unknown hash', async () => {
     const remaining = async (response: Response) => Number(response.headers.get('ratelimit-remaining'));
     const before = await remaining(await send(url, 'POST', { query: '{ viewer { id } }' }, user.token));
