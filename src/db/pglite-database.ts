@@ -19,10 +19,11 @@ export interface PgliteDatabase extends Database {
 
 /**
  * PostgreSQL's buffer pool in the embedded database. PGlite's default, 128 MB, is touched as the
- * database opens and stays in the process's memory; an embedded database is a development one,
- * small enough for 32 MB (PostgreSQL's own default until 9.3), which saves about 55 MB of RSS.
+ * database opens and stays in the process's memory. An embedded database is a development one,
+ * and its "disk" is memory or the OS's page cache, so a small pool costs little: 16 MB saves
+ * about 130 MB of RSS at start (`npm run bench:startup`).
  */
-const SHARED_BUFFERS = '32MB';
+const SHARED_BUFFERS = '16MB';
 
 /** Embedded PostgreSQL (WASM) with the same SQL as the server; one connection, queued by PGlite. */
 export async function createPgliteDatabase(options: PgliteDatabaseOptions): Promise<PgliteDatabase> {
