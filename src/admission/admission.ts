@@ -151,7 +151,9 @@ export type AdmissionControl = ReturnType<typeof createAdmission>;
  * Admissions by operation. An operation is known by the object its GraphQL context is built on:
  * in yoga, a lone operation's is its request's server context and each operation of a batch has
  * its own; the WebSocket transport makes one per operation; the cached-hit front, which admits
- * before yoga, uses the node request (`req`), whose admission yoga then takes over.
+ * before yoga, uses the node request (`req`), whose admission yoga then takes over; graphql-sse's
+ * single-connection mode, which builds each operation's context itself, uses the operation's
+ * fetch `Request` (the context factory looks there when the context object has none).
  */
 const admittedOperations = new WeakMap<object, Admitted>();
 

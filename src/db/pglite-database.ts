@@ -20,8 +20,8 @@ export interface PgliteDatabase extends Database {
 /**
  * PostgreSQL's buffer pool in the embedded database. PGlite's default, 128 MB, is touched as the
  * database opens and stays in the process's memory. An embedded database is a development one,
- * and its "disk" is memory or the OS's page cache, so a small pool costs little: 16 MB saves
- * about 130 MB of RSS at start (`npm run bench:startup`).
+ * and its "disk" is memory or the OS's page cache, so a small pool costs little: 16 MB saved
+ * 100 to 140 MB of RSS at start (`npm run bench:startup`).
  */
 const SHARED_BUFFERS = '16MB';
 

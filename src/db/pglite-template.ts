@@ -24,8 +24,8 @@ const DEFAULT_TEMPLATE_DIR = path.resolve(PGLITE_DIR, '../../.cache/recall');
  * A new embedded database, ready to load: initdb done and every migration applied, as PGlite's
  * gzipped data-directory tarball. Running initdb costs most of a first start (a second PGlite
  * and initdb's own WASM, about 7 s and 500 MB) and the migrations another second; loading this
- * costs about one second. It is built once per PGlite version and set of migrations, by the
- * first start that lacks it or by `npm run build`, and kept in `templateDir`. A template that
+ * costs about one second. It is built once per PGlite version and set of migrations, by
+ * `npm install` (postinstall), `npm run build`, or the first start that lacks it, and kept in `templateDir`. A template that
  * cannot be saved (a read-only install) is still used for this start.
  */
 export async function loadPgliteTemplate(logger: Logger, templateDir = DEFAULT_TEMPLATE_DIR): Promise<Blob> {

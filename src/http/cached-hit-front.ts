@@ -78,20 +78,23 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
 
   // Recent request texts, read and prepared for admission (cost, variables checked): a repeated
   // request skips parsing its JSON and costing its document. Small requests only, as above.
-  const operations = new LRUCache<string, { operation: Operation; admission: PreparedOperation }>({ max: 10_000 });
-  async function prepare(source: string, isGet: boolean): Promise<{ operation: Operation; admission: PreparedOperation } | null> {
+  type Prepared = { operation: Operation; admission: PreparedOperation };
+  const operations = new LRUCache<string, Prepared>({ max: 10_000 });
+  /** The memoised preparation of a request text, else a promise of it (a persisted query's text may have to be looked up). */
+  function prepare(source: string, isGet: boolean): Prepared | Promise<Prepared | null> {
     // A query string and a JSON body are read differently, even were their texts the same.
     const memo = `${isGet ? 'GET' : 'POST'} ${source}`;
-    let known = operations.get(memo);
-    if (!known) {
-      const params = isGet ? getParams(source) : parseJson(source);
-      // A hash names one text forever: once found, it is memoised like a text sent whole.
-      const operation = operationOf(params) ?? (await persistedOperationOf(params));
-      if (!operation) return null;
-      const prepared = { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName };
-      known = { operation, admission: options.admission.prepare(prepared) };
-      if (source.length <= MAX_MEMOISED_SOURCE) operations.set(memo, known);
-    }
+    return operations.get(memo) ?? prepareAnew(source, isGet, memo);
+  }
+
+  async function prepareAnew(source: string, isGet: boolean, memo: string): Promise<Prepared | null> {
+    const params = isGet ? getParams(source) : parseJson(source);
+    // A hash names one text forever: once found, it is memoised like a text sent whole.
+    const operation = operationOf(params) ?? (await persistedOperationOf(params));
+    if (!operation) return null;
+    const prepared = { query: operation.documentString, variables: operation.variableValues, operationName: operation.operationName };
+    const known = { operation, admission: options.admission.prepare(prepared) };
+    if (source.length <= MAX_MEMOISED_SOURCE) operations.set(memo, known);
     return known;
   }
 
@@ -121,7 +124,9 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const mediaType = jsonMediaType(req.headers.accept);
     const source = mediaType === null ? null : await readSource(req, endpoint);
     if (source === null || !options.responseCacheEnabled) return fallback(req, res);
-    const prepared = await prepare(source, req.method === 'GET');
+    const preparing = prepare(source, req.method === 'GET');
+    // A repeated request (the usual hit) is prepared already: no turn of the event loop is spent waiting.
+    const prepared = preparing instanceof Promise ? await preparing : preparing;
     // What it does not recognise (an unknown persisted query, invalid JSON) is yoga's to admit and answer.
     if (!prepared) return fallback(req, res);
     const { operation } = prepared;

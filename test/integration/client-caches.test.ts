@@ -15,6 +15,8 @@ const SEARCH = `query Search($id: ID!, $q: String!) {
 }`;
 const CONTENTS = ['hotel in Rome', 'hotel in Paris', 'food: pasta', 'food: croissant', 'museum pass'];
 
+const embedded = () => null;
+
 const contentsOf = (connection: { edges: { node: { content: string } }[] }) => connection.edges.map((edge) => edge.node.content);
 
 /** Normalized client caches (Apollo's InMemoryCache, urql's Graphcache) over Recall, in Node: the caches are the same code browsers run. */
@@ -67,8 +69,21 @@ describe('normalized client caches', () => {
     const client = new Client({
       url,
       fetchOptions: { headers: { authorization: `Bearer ${user.token}` } },
-      // Connections have no id of their own: Graphcache embeds them in their parent.
-      exchanges: [cacheExchange({ keys: { MemoryConnection: () => null, MemorySearchConnection: () => null, MemorySearchEdge: () => null, MemoryEdge: () => null, PageInfo: () => null } }), fetchExchange],
+      // Connections have no id of their own: Graphcache embeds them in their parent (the README's set-up).
+      exchanges: [
+        cacheExchange({
+          keys: {
+            ContextConnection: embedded,
+            ContextEdge: embedded,
+            MemoryConnection: embedded,
+            MemoryEdge: embedded,
+            MemorySearchConnection: embedded,
+            MemorySearchEdge: embedded,
+            PageInfo: embedded,
+          },
+        }),
+        fetchExchange,
+      ],
     });
     const first = await client.query(urqlGql(PAGE), { id: contextId, first: 2 }).toPromise();
     expect(first.error).toBeUndefined();
