@@ -36,6 +36,7 @@ export function createNullCache(prefix: string): Cache {
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
     health: async () => ({ status: 'disabled' }),
+    forgetUser: async () => undefined,
     clear: async () => undefined,
     close: async () => undefined,
   };

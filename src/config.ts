@@ -181,6 +181,8 @@ const limits = z.object({
 const auth = z.object({
   /** Sliding lifetime of a login session, in seconds. Default: 1800 (30 minutes). */
   SESSION_TTL_SECONDS: positiveInt.default(1_800),
+  /** The email of a user made an admin at start-up (they must have signed up). Unset: none. */
+  RECALL_ADMIN_EMAIL: z.string().trim().min(1).optional(),
 });
 
 const relevance = z.object({

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { createApp } from './app.js';
+import { promoteConfiguredAdmin } from './auth/admins.js';
 import { createCache } from './cache/cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/open-database.js';
@@ -31,6 +32,7 @@ const cache = await createCache(config, { db, registry, logger });
 const events = createEvents(config, registry, logger);
 const app = createApp({ config, db, cache, events, registry, logger });
 const { server } = app;
+if (config.RECALL_ADMIN_EMAIL) await promoteConfiguredAdmin(config.RECALL_ADMIN_EMAIL, app.deps, logger);
 
 server.on('error', (error) => {
   logger.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}`);

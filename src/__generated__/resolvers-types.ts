@@ -133,6 +133,18 @@ export type CreateContextInput = {
   name: Scalars['String']['input'];
 };
 
+export type DeleteAccountInput = {
+  /** The account's password, asked again. */
+  password: Scalars['String']['input'];
+};
+
+export type DeleteAccountPayload = {
+  __typename?: 'DeleteAccountPayload';
+  errors: Array<UserError>;
+  /** The user that was deleted. */
+  userId?: Maybe<Scalars['ID']['output']>;
+};
+
 export type DeleteContextInput = {
   id: Scalars['ID']['input'];
 };
@@ -156,6 +168,10 @@ export type DeleteMemoryPayload = {
   memory?: Maybe<Memory>;
 };
 
+export type DeleteUserInput = {
+  id: Scalars['ID']['input'];
+};
+
 export type EntityRef = {
   __typename?: 'EntityRef';
   id?: Maybe<Scalars['ID']['output']>;
@@ -176,6 +192,18 @@ export type FieldLimitStatus = {
 export type LoginInput = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
+};
+
+export type LogoutEverywhereInput = {
+  /** Keep the session of this request's token. Default: false. */
+  keepCurrent?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+export type LogoutEverywherePayload = {
+  __typename?: 'LogoutEverywherePayload';
+  errors: Array<UserError>;
+  /** How many sessions were ended. */
+  revokedCount: Scalars['Int']['output'];
 };
 
 export type LogoutPayload = {
@@ -299,15 +327,26 @@ export type Mutation = {
   /** Null, with a RATE_LIMITED error, when the viewer has called it too often (see @rateLimit). */
   addMemories?: Maybe<AddMemoriesPayload>;
   createContext: ContextPayload;
+  /**
+   * Deletes your account and everything you own (contexts, memories, history, sessions, keys), and
+   * ends every session and key on every instance before replying.
+   */
+  deleteAccount: DeleteAccountPayload;
   /** Deletes the context with all its memories and their history. */
   deleteContext: DeleteContextPayload;
   deleteMemory: DeleteMemoryPayload;
+  /** Admins only: deletes a user as deleteAccount would. */
+  deleteUser: DeleteAccountPayload;
   /** Null, with a RATE_LIMITED error, when the address has tried too often (see @rateLimit). */
   login?: Maybe<AuthPayload>;
   /** Ends the session of the bearer token used for this request. */
   logout: LogoutPayload;
+  /** Ends all your sessions (or all but this one, with keepCurrent), on every instance, before replying. */
+  logoutEverywhere: LogoutEverywherePayload;
   /** Admins only: forgets the counts of one identity's field limit, or all of its counts. */
   resetRateLimit: ResetRateLimitPayload;
+  /** Ends one of your sessions, on every instance, before replying. Another user's id is answered like an unknown one. */
+  revokeSession: RevokeSessionPayload;
   /** Null, with a RATE_LIMITED error, when the address has signed up too often (see @rateLimit). */
   signUp?: Maybe<AuthPayload>;
   updateContext: ContextPayload;
@@ -325,6 +364,11 @@ export type MutationCreateContextArgs = {
 };
 
 
+export type MutationDeleteAccountArgs = {
+  input: DeleteAccountInput;
+};
+
+
 export type MutationDeleteContextArgs = {
   input: DeleteContextInput;
 };
@@ -335,13 +379,28 @@ export type MutationDeleteMemoryArgs = {
 };
 
 
+export type MutationDeleteUserArgs = {
+  input: DeleteUserInput;
+};
+
+
 export type MutationLoginArgs = {
   input: LoginInput;
 };
 
 
+export type MutationLogoutEverywhereArgs = {
+  input?: InputMaybe<LogoutEverywhereInput>;
+};
+
+
 export type MutationResetRateLimitArgs = {
   input: ResetRateLimitInput;
+};
+
+
+export type MutationRevokeSessionArgs = {
+  input: RevokeSessionInput;
 };
 
 
@@ -487,6 +546,17 @@ export type ResetRateLimitPayload = {
   errors: Array<UserError>;
 };
 
+export type RevokeSessionInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type RevokeSessionPayload = {
+  __typename?: 'RevokeSessionPayload';
+  errors: Array<UserError>;
+  /** The session that was ended. */
+  sessionId?: Maybe<Scalars['ID']['output']>;
+};
+
 export type Role =
   /** Sees and changes every user's data. */
   | 'ADMIN'
@@ -531,10 +601,27 @@ export type SearchMemoriesInput = {
 export type Session = Node & {
   __typename?: 'Session';
   createdAt: Scalars['DateTime']['output'];
+  /** Whether this is the session of the token that sent the request. */
+  current: Scalars['Boolean']['output'];
   expiresAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
+  /** The address the session was opened from. */
+  ip?: Maybe<Scalars['String']['output']>;
   lastSeenAt: Scalars['DateTime']['output'];
   userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+/** A page of a user's live sessions, newest first. */
+export type SessionConnection = {
+  __typename?: 'SessionConnection';
+  edges: Array<SessionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SessionEdge = {
+  __typename?: 'SessionEdge';
+  cursor: Scalars['String']['output'];
+  node: Session;
 };
 
 export type SignUpInput = {
@@ -601,7 +688,15 @@ export type User = Node & {
   /** The viewer's own limits; null on any other user (admins are not limited: their budget is null). */
   rateLimits?: Maybe<RateLimits>;
   role: Role;
+  /** The user's live sessions (not ended, not expired), newest first. */
+  sessions: SessionConnection;
   tier: Tier;
+};
+
+
+export type UserSessionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /**
@@ -715,10 +810,13 @@ export type ResolversTypes = ResolversObject<{
   ContextPayload: ResolverTypeWrapper<Omit<ContextPayload, 'context'> & { context?: Maybe<ResolversTypes['Context']> }>;
   CreateContextInput: CreateContextInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeleteAccountInput: DeleteAccountInput;
+  DeleteAccountPayload: ResolverTypeWrapper<DeleteAccountPayload>;
   DeleteContextInput: DeleteContextInput;
   DeleteContextPayload: ResolverTypeWrapper<DeleteContextPayload>;
   DeleteMemoryInput: DeleteMemoryInput;
   DeleteMemoryPayload: ResolverTypeWrapper<Omit<DeleteMemoryPayload, 'context' | 'memory'> & { context?: Maybe<ResolversTypes['Context']>, memory?: Maybe<ResolversTypes['Memory']> }>;
+  DeleteUserInput: DeleteUserInput;
   EntityRef: ResolverTypeWrapper<EntityRef>;
   FieldLimitStatus: ResolverTypeWrapper<FieldLimitStatus>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
@@ -726,6 +824,8 @@ export type ResolversTypes = ResolversObject<{
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LoginInput: LoginInput;
+  LogoutEverywhereInput: LogoutEverywhereInput;
+  LogoutEverywherePayload: ResolverTypeWrapper<LogoutEverywherePayload>;
   LogoutPayload: ResolverTypeWrapper<LogoutPayload>;
   Memory: ResolverTypeWrapper<MemoryRow>;
   MemoryConnection: ResolverTypeWrapper<Omit<MemoryConnection, 'edges'> & { edges: Array<ResolversTypes['MemoryEdge']> }>;
@@ -747,11 +847,15 @@ export type ResolversTypes = ResolversObject<{
   RelevanceScore: ResolverTypeWrapper<RelevanceScoreModel>;
   ResetRateLimitInput: ResetRateLimitInput;
   ResetRateLimitPayload: ResolverTypeWrapper<ResetRateLimitPayload>;
+  RevokeSessionInput: RevokeSessionInput;
+  RevokeSessionPayload: ResolverTypeWrapper<RevokeSessionPayload>;
   Role: Role;
   ScoreBreakdown: ResolverTypeWrapper<ScoreBreakdown>;
   ScoreWeights: ResolverTypeWrapper<ScoreWeights>;
   SearchMemoriesInput: SearchMemoriesInput;
   Session: ResolverTypeWrapper<SessionRow>;
+  SessionConnection: ResolverTypeWrapper<Omit<SessionConnection, 'edges'> & { edges: Array<ResolversTypes['SessionEdge']> }>;
+  SessionEdge: ResolverTypeWrapper<Omit<SessionEdge, 'node'> & { node: ResolversTypes['Session'] }>;
   SignUpInput: SignUpInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -777,10 +881,13 @@ export type ResolversParentTypes = ResolversObject<{
   ContextPayload: Omit<ContextPayload, 'context'> & { context?: Maybe<ResolversParentTypes['Context']> };
   CreateContextInput: CreateContextInput;
   DateTime: Scalars['DateTime']['output'];
+  DeleteAccountInput: DeleteAccountInput;
+  DeleteAccountPayload: DeleteAccountPayload;
   DeleteContextInput: DeleteContextInput;
   DeleteContextPayload: DeleteContextPayload;
   DeleteMemoryInput: DeleteMemoryInput;
   DeleteMemoryPayload: Omit<DeleteMemoryPayload, 'context' | 'memory'> & { context?: Maybe<ResolversParentTypes['Context']>, memory?: Maybe<ResolversParentTypes['Memory']> };
+  DeleteUserInput: DeleteUserInput;
   EntityRef: EntityRef;
   FieldLimitStatus: FieldLimitStatus;
   Float: Scalars['Float']['output'];
@@ -788,6 +895,8 @@ export type ResolversParentTypes = ResolversObject<{
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   LoginInput: LoginInput;
+  LogoutEverywhereInput: LogoutEverywhereInput;
+  LogoutEverywherePayload: LogoutEverywherePayload;
   LogoutPayload: LogoutPayload;
   Memory: MemoryRow;
   MemoryConnection: Omit<MemoryConnection, 'edges'> & { edges: Array<ResolversParentTypes['MemoryEdge']> };
@@ -806,10 +915,14 @@ export type ResolversParentTypes = ResolversObject<{
   RelevanceScore: RelevanceScoreModel;
   ResetRateLimitInput: ResetRateLimitInput;
   ResetRateLimitPayload: ResetRateLimitPayload;
+  RevokeSessionInput: RevokeSessionInput;
+  RevokeSessionPayload: RevokeSessionPayload;
   ScoreBreakdown: ScoreBreakdown;
   ScoreWeights: ScoreWeights;
   SearchMemoriesInput: SearchMemoriesInput;
   Session: SessionRow;
+  SessionConnection: Omit<SessionConnection, 'edges'> & { edges: Array<ResolversParentTypes['SessionEdge']> };
+  SessionEdge: Omit<SessionEdge, 'node'> & { node: ResolversParentTypes['Session'] };
   SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
@@ -912,6 +1025,11 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DeleteAccountPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteAccountPayload'] = ResolversParentTypes['DeleteAccountPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  userId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
 export type DeleteContextPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeleteContextPayload'] = ResolversParentTypes['DeleteContextPayload']> = ResolversObject<{
   deletedContextId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -940,6 +1058,11 @@ export type FieldLimitStatusResolvers<ContextType = GraphQLContext, ParentType e
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
+
+export type LogoutEverywherePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LogoutEverywherePayload'] = ResolversParentTypes['LogoutEverywherePayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  revokedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
 
 export type LogoutPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LogoutPayload'] = ResolversParentTypes['LogoutPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -1006,11 +1129,15 @@ export type MemorySearchEdgeResolvers<ContextType = GraphQLContext, ParentType e
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   addMemories?: Resolver<Maybe<ResolversTypes['AddMemoriesPayload']>, ParentType, ContextType, RequireFields<MutationAddMemoriesArgs, 'input'>>;
   createContext?: Resolver<ResolversTypes['ContextPayload'], ParentType, ContextType, RequireFields<MutationCreateContextArgs, 'input'>>;
+  deleteAccount?: Resolver<ResolversTypes['DeleteAccountPayload'], ParentType, ContextType, RequireFields<MutationDeleteAccountArgs, 'input'>>;
   deleteContext?: Resolver<ResolversTypes['DeleteContextPayload'], ParentType, ContextType, RequireFields<MutationDeleteContextArgs, 'input'>>;
   deleteMemory?: Resolver<ResolversTypes['DeleteMemoryPayload'], ParentType, ContextType, RequireFields<MutationDeleteMemoryArgs, 'input'>>;
+  deleteUser?: Resolver<ResolversTypes['DeleteAccountPayload'], ParentType, ContextType, RequireFields<MutationDeleteUserArgs, 'input'>>;
   login?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['LogoutPayload'], ParentType, ContextType>;
+  logoutEverywhere?: Resolver<ResolversTypes['LogoutEverywherePayload'], ParentType, ContextType, Partial<MutationLogoutEverywhereArgs>>;
   resetRateLimit?: Resolver<ResolversTypes['ResetRateLimitPayload'], ParentType, ContextType, RequireFields<MutationResetRateLimitArgs, 'input'>>;
+  revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   signUp?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateContext?: Resolver<ResolversTypes['ContextPayload'], ParentType, ContextType, RequireFields<MutationUpdateContextArgs, 'input'>>;
   updateMemory?: Resolver<ResolversTypes['MemoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemoryArgs, 'input'>>;
@@ -1056,6 +1183,11 @@ export type ResetRateLimitPayloadResolvers<ContextType = GraphQLContext, ParentT
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
+export type RevokeSessionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RevokeSessionPayload'] = ResolversParentTypes['RevokeSessionPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  sessionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
 export type ScoreBreakdownResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ScoreBreakdown'] = ResolversParentTypes['ScoreBreakdown']> = ResolversObject<{
   accessFrequency?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   importance?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -1073,11 +1205,23 @@ export type ScoreWeightsResolvers<ContextType = GraphQLContext, ParentType exten
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = ResolversObject<{
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
+export type SessionConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionConnection'] = ResolversParentTypes['SessionConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['SessionEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type SessionEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionEdge'] = ResolversParentTypes['SessionEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
 }>;
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
@@ -1092,6 +1236,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   rateLimits?: Resolver<Maybe<ResolversTypes['RateLimits']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  sessions?: Resolver<ResolversTypes['SessionConnection'], ParentType, ContextType, Partial<UserSessionsArgs>>;
   tier?: Resolver<ResolversTypes['Tier'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
@@ -1112,11 +1257,13 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   ContextEdge?: ContextEdgeResolvers<ContextType>;
   ContextPayload?: ContextPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  DeleteAccountPayload?: DeleteAccountPayloadResolvers<ContextType>;
   DeleteContextPayload?: DeleteContextPayloadResolvers<ContextType>;
   DeleteMemoryPayload?: DeleteMemoryPayloadResolvers<ContextType>;
   EntityRef?: EntityRefResolvers<ContextType>;
   FieldLimitStatus?: FieldLimitStatusResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  LogoutEverywherePayload?: LogoutEverywherePayloadResolvers<ContextType>;
   LogoutPayload?: LogoutPayloadResolvers<ContextType>;
   Memory?: MemoryResolvers<ContextType>;
   MemoryConnection?: MemoryConnectionResolvers<ContextType>;
@@ -1132,9 +1279,12 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   RateLimits?: RateLimitsResolvers<ContextType>;
   RelevanceScore?: RelevanceScoreResolvers<ContextType>;
   ResetRateLimitPayload?: ResetRateLimitPayloadResolvers<ContextType>;
+  RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   ScoreBreakdown?: ScoreBreakdownResolvers<ContextType>;
   ScoreWeights?: ScoreWeightsResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  SessionConnection?: SessionConnectionResolvers<ContextType>;
+  SessionEdge?: SessionEdgeResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;

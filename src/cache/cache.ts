@@ -51,6 +51,11 @@ export interface Cache {
   acquireLeases(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
   releaseLeases(keys: readonly string[]): Promise<void>;
   health(): Promise<RedisHealth>;
+  /**
+   * Unlinks the shared keys whose names carry a deleted user's id (scores, budgets, limits),
+   * but for the guards of their deletion: nothing of a deleted user is kept that is not needed.
+   */
+  forgetUser(userId: string): Promise<void>;
   /** Drops every key of this Recall (its key prefix) from every tier this instance reaches. */
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -93,6 +98,8 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
     health: async () => ({ status: 'disabled' }),
+    // In process, such entries die with the process and cannot be read without their user.
+    forgetUser: async () => undefined,
     async clear() {
       const { pos } = log.position();
       store.reset(pos);
@@ -228,6 +235,15 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
       } catch {
         return { status: 'down', latencyMs: elapsedMs(started), circuit };
       }
+    },
+    async forgetUser(userId) {
+      // The user's "gone" entry and the invalidation positions stay: they keep a read that began
+      // before the deletion from putting the user back (they hold no data, and expire).
+      const guard = (key: string) => key === keys.user(userId) || key.startsWith(keys.entityPosition(keys.prefix)) || key.startsWith(keys.responsePosition(''));
+      await unlinkUnder(client, keys.prefix, (key) => key.includes(userId) && !guard(key)).catch((error: unknown) => {
+        metrics.errors.inc({ tier: 'redis', operation: 'forget' });
+        logger.warn({ err: error }, 'could not unlink the keys of a deleted user; they expire on their own');
+      });
     },
     async clear() {
       await unlinkUnder(client, keys.prefix);

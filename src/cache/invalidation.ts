@@ -60,6 +60,11 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
     }
   };
 
+  const endedSessions = () => {
+    // The highest version there is: no later copy of a session can win over its end.
+    for (const session of change.sessions) writes.push(gone(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now, sessionTtlMs));
+  };
+
   switch (change.reason) {
     case 'MEMORIES_ADDED':
       // New ids: nothing cached under them yet, only the lists they join.
@@ -80,8 +85,18 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       context(true);
       break;
     case 'SESSION_ENDED':
-      // The highest version there is: no later copy of the session can win over its end.
-      if (change.session) writes.push(gone(keys.session(change.session.tokenHash), Number.MAX_SAFE_INTEGER, now, sessionTtlMs));
+      endedSessions();
+      break;
+    case 'USER_UPDATED':
+      // Cached sessions carry the user's row: drop them, without ending them.
+      for (const session of change.sessions) writes.push(stale(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now));
+      if (change.user) entity(keys.user(change.user.id), change.user.version, false);
+      tags.push(entityTag('User', change.ownerId));
+      break;
+    case 'USER_DELETED':
+      endedSessions();
+      if (change.user) entity(keys.user(change.user.id), change.user.version, true);
+      tags.push(entityTag('User', change.ownerId), contextListTag(change.ownerId));
       break;
   }
   return { writes, tags };

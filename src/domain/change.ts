@@ -7,6 +7,8 @@ export const CHANGE_REASONS = [
   'CONTEXT_UPDATED',
   'CONTEXT_DELETED',
   'SESSION_ENDED',
+  'USER_UPDATED',
+  'USER_DELETED',
 ] as const;
 
 export type ChangeReason = (typeof CHANGE_REASONS)[number];
@@ -21,6 +23,11 @@ export interface ChangedEntity {
   gone: boolean;
 }
 
+export interface EndedSession {
+  id: string;
+  tokenHash: string;
+}
+
 /**
  * What a committed write changed, in the model's terms. Every write records one, in the same
  * statement, in the `cache_outbox` table; the caches are invalidated from it (live after the
@@ -33,8 +40,10 @@ export interface Change {
   contextId: string | null;
   memories: ChangedEntity[];
   context: ChangedEntity | null;
-  /** A session that ended, by the hash of its token (the key it is cached under). */
-  session: { id: string; tokenHash: string } | null;
+  /** Sessions that ended, by the hash of their tokens (the keys they are cached under). */
+  sessions: EndedSession[];
+  /** The user, when the change wrote (USER_UPDATED) or removed (USER_DELETED) their row. */
+  user: ChangedEntity | null;
 }
 
 /** A write's change and its row in the outbox, as the repositories return them. */

@@ -24,5 +24,7 @@ export interface EventBus {
   listen(listener: (event: RecallEvent) => void): () => void;
   /** The kept events after `id`, at most `limit` of them. */
   readAfter(id: string, limit: number): Promise<Replay>;
+  /** Drops the kept events of a deleted user (what replays would hand out), as of now; a failure is logged, not thrown. */
+  forgetOwner(ownerId: string): Promise<void>;
   close(): Promise<void>;
 }

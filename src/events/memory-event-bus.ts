@@ -39,6 +39,10 @@ export function createMemoryEventBus(options: MemoryEventBusOptions): EventBus {
       const after = kept.filter((event) => compareEventIds(event.id, id) > 0);
       return { events: after.slice(0, limit), complete: own !== -1 && after.length <= limit };
     },
+    async forgetOwner(ownerId) {
+      const others = kept.filter((event) => event.ownerId !== ownerId);
+      kept.splice(0, kept.length, ...others);
+    },
     close: async () => undefined,
   };
 }

@@ -94,6 +94,20 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
       const events = entries.slice(0, limit).flatMap((entry) => decode(entry) ?? []);
       return { events, complete: own.length > 0 && entries.length <= limit };
     },
+    async forgetOwner(ownerId) {
+      try {
+        let from = '-';
+        for (;;) {
+          const entries = (await publisher.xrange(streamKey, from, '+', 'COUNT', READ_BATCH)) as StreamEntry[];
+          const theirs = entries.filter((entry) => decode(entry)?.ownerId === ownerId).map(([id]) => id);
+          if (theirs.length > 0) await publisher.xdel(streamKey, ...theirs);
+          if (entries.length < READ_BATCH) return;
+          from = `(${entries.at(-1)![0]}`;
+        }
+      } catch (error) {
+        log.warn({ err: error }, "could not drop a deleted user's events from the stream; they leave as it is trimmed");
+      }
+    },
     async close() {
       // A read waiting for a Redis that never came back may never settle; the loop ends on its own.
       closed = true;

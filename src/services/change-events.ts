@@ -5,7 +5,8 @@ import type { EntityRef, RecallEventBody } from '../events/recall-event.js';
 /** The entities a change names in its `cacheInvalidated` event, as clients key them. */
 function entitiesOf(change: Change): EntityRef[] {
   const memories = change.memories.map(({ id }) => ({ typename: 'Memory', id }));
-  if (change.session) return [{ typename: 'Session', id: change.session.id }];
+  if (change.user) return [{ typename: 'User', id: change.user.id }];
+  if (change.sessions.length > 0) return change.sessions.map(({ id }) => ({ typename: 'Session', id }));
   if (change.context) return [{ typename: 'Context', id: change.context.id }, ...memories];
   return [...memories, ...(change.contextId ? [{ typename: 'Context', id: change.contextId }] : [])];
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { RefusedError } from '../admission/refusal.js';
 import type { MemoryEventRow } from '../db/rows.js';
+import type { ChangeReason } from '../domain/change.js';
 import { clientError } from '../errors.js';
 import { isEventId } from '../events/event-ids.js';
 import type { CacheInvalidationModel } from '../events/recall-event.js';
@@ -12,6 +13,9 @@ import { parseArgs } from '../validation.js';
 import { canAccess, requireViewer, visibleContext } from './access.js';
 
 const MAX_FILTER_VALUES = 100;
+
+/** Changes after which a subscriber of the owner checks its credential again: it may be the one that ended. */
+const ENDS_CREDENTIALS: ReadonlySet<string> = new Set<ChangeReason>(['SESSION_ENDED', 'USER_DELETED']);
 
 const filterArgs = z
   .object({
@@ -108,7 +112,14 @@ async function openStream<T>(scope: RequestScope, request: StreamRequest, field:
     after,
     replayLimit: config.EVENT_REPLAY_LIMIT,
     queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT,
-    select: spec.select,
+    select: async (event) => {
+      // An ended credential of this user may be this stream's: check before anything is delivered,
+      // at the event's position (this instance may not yet have applied its invalidation).
+      if (event.kind === 'invalidation' && ENDS_CREDENTIALS.has(event.invalidation.reason) && event.ownerId === scope.viewer?.user.id) {
+        await stillSignedIn(scope, request, event.position);
+      }
+      return spec.select(event);
+    },
     ...(spec.gapNotice && after ? { gapNotice: () => spec.gapNotice!(after) } : {}),
     onClose(reason) {
       releaseSlot();
@@ -139,9 +150,10 @@ function resumeAfter(lastEventId: string | null): string | null {
  * The viewer again, from the token of the subscription: a session that has been revoked or has
  * expired since ends the stream, as it would refuse a new request.
  */
-async function stillSignedIn(scope: RequestScope, request: StreamRequest): Promise<Viewer> {
+async function stillSignedIn(scope: RequestScope, request: StreamRequest, at: number | null = null): Promise<Viewer> {
+  const here = scope.deps.cache.log.position();
   try {
-    const viewer = await scope.deps.authenticate(request.authorization, scope.deps.cache.log.position());
+    const viewer = await scope.deps.authenticate(request.authorization, at === null || at <= here.pos ? here : { ...here, pos: at, exact: true });
     if (!viewer) throw clientError('UNAUTHENTICATED', 'Authentication required.');
     scope.viewer = viewer;
     return viewer;

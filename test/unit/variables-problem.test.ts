@@ -18,9 +18,7 @@ describe('variablesProblem', () => {
   });
 
   it('walks 100,000 levels without overflowing the stack, and stops at the limit', () => {
-    const started = performance.now();
     expect(variablesProblem({ m: nested(100_000) }, 32)).toMatch(/"\$m" is nested deeper than 32/);
-    expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('refuses NUL in any string or key, however deep within the limit', () => {

@@ -9,14 +9,24 @@ import type { Queryable } from '../database.js';
  */
 
 const entity = z.object({ id: z.string(), version: z.number(), gone: z.boolean() });
-const changeShape = z.object({
-  reason: z.enum(CHANGE_REASONS),
-  ownerId: z.string(),
-  contextId: z.string().nullable(),
-  memories: z.array(entity),
-  context: entity.nullable(),
-  session: z.object({ id: z.string(), tokenHash: z.string() }).nullable(),
-}) satisfies z.ZodType<Change>;
+const endedSession = z.object({ id: z.string(), tokenHash: z.string() });
+const changeShape = z
+  .object({
+    reason: z.enum(CHANGE_REASONS),
+    ownerId: z.string(),
+    contextId: z.string().nullable(),
+    memories: z.array(entity),
+    context: entity.nullable(),
+    sessions: z.array(endedSession).optional(),
+    user: entity.nullable().optional(),
+    /** Rows recorded before sessions became a list (a release earlier) carry one session. */
+    session: endedSession.nullable().optional(),
+  })
+  .transform(({ session, sessions, user, ...change }): Change => ({
+    ...change,
+    sessions: sessions ?? (session ? [session] : []),
+    user: user ?? null,
+  }));
 
 /** A change as stored, checked: a row this release cannot read is reported, not replayed blindly. */
 export function parseChange(value: unknown): Change | null {
@@ -35,10 +45,13 @@ export function changeJson(parts: {
   contextId: string;
   memories?: string;
   context?: string;
-  session?: string;
+  /** A jsonb array of `{id, tokenHash}`. */
+  sessions?: string;
+  user?: string;
 }): string {
   return `jsonb_build_object('reason', '${parts.reason}', 'ownerId', ${parts.ownerId}, 'contextId', ${parts.contextId},
-    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'}, 'session', ${parts.session ?? 'NULL'})`;
+    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'},
+    'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'})`;
 }
 
 /**

@@ -93,7 +93,14 @@ export function deleteContext(
   });
 }
 
-async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
+/** Locks every context of the owner for the rest of the transaction; their ids. */
+export async function lockContextsOfOwner(tx: Queryable, ownerId: string): Promise<string[]> {
+  const rows = await tx.query<{ id: string }>('SELECT id FROM contexts WHERE owner_id = $1 ORDER BY id FOR UPDATE', [ownerId]);
+  return rows.map((row) => row.id);
+}
+
+/** Deletes a context whose row the transaction has locked, with its memories, recording the change. */
+export async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
   const rows = await tx.query<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }> } & RecordedColumns>(
     `WITH doomed AS (SELECT id, version FROM memories WHERE context_id = $1),
      deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, owner_id AS "ownerId", version),

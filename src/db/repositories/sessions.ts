@@ -46,6 +46,56 @@ export async function findSessionsByTokenHashes(
   }));
 }
 
+/** SQL of one ended session (`Change.sessions` item) over the session row aliased `alias`. */
+export const endedSessionJson = (alias: string): string => `jsonb_build_object('id', ${alias}.id, 'tokenHash', ${alias}.token_hash)`;
+
+/** The user's live sessions at `now`, newest first, after the session `afterId`. */
+export function pageLiveSessionsOfUser(
+  db: Queryable,
+  userId: string,
+  now: Date,
+  page: { afterId: string | null; limit: number },
+): Promise<SessionRow[]> {
+  return db.query<SessionRow>(
+    `SELECT ${COLUMNS} FROM sessions s
+     WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND ($3::text IS NULL OR s.id < $3)
+     ORDER BY s.id DESC LIMIT $4`,
+    [userId, now, page.afterId, page.limit],
+  );
+}
+
+/**
+ * Revokes every live session of the user but `keepId`, recording one change that names them all;
+ * null when there was none to revoke.
+ */
+export async function revokeSessionsOfUser(
+  db: Queryable,
+  userId: string,
+  keepId: string | null,
+  at: Date,
+): Promise<{ revoked: number; recorded: RecordedChange } | null> {
+  const rows = await db.query<RecordedColumns & { revoked: number }>(
+    `WITH written AS (
+       UPDATE sessions SET revoked_at = $3
+       WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2::text IS NULL OR id <> $2)
+       RETURNING id, user_id, token_hash
+     ), ${recordChange(
+       changeJson({
+         reason: 'SESSION_ENDED',
+         ownerId: 'min(w.user_id)',
+         contextId: 'NULL',
+         sessions: `jsonb_agg(${endedSessionJson('w')})`,
+       }),
+       'written',
+       '$3',
+       true,
+     )}
+     SELECT (SELECT count(*)::int FROM written) AS revoked, ${RECORDED} WHERE EXISTS (SELECT 1 FROM outbox)`,
+    [userId, keepId, at],
+  );
+  return rows[0] ? withRecordedChange(rows[0]) : null;
+}
+
 /** Slides the expiry forward from `seenAt`. */
 export async function touchSession(db: Queryable, id: string, seenAt: Date, expiresAt: Date): Promise<void> {
   await db.query('UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND revoked_at IS NULL', [
@@ -68,7 +118,7 @@ export async function revokeSession(db: Queryable, id: string, at: Date): Promis
          reason: 'SESSION_ENDED',
          ownerId: 'w.user_id',
          contextId: 'NULL',
-         session: `jsonb_build_object('id', w.id, 'tokenHash', w.token_hash)`,
+         sessions: `jsonb_build_array(${endedSessionJson('w')})`,
        }),
        'written',
        '$2',

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { parseChange } from '../../src/db/repositories/cache-outbox.js';
+
+const base = { ownerId: 'usr_1', contextId: null, memories: [], context: null };
+
+describe('outbox changes', () => {
+  it('reads a row recorded before sessions became a list, as one ended session', () => {
+    expect(parseChange({ ...base, reason: 'SESSION_ENDED', session: { id: 'ses_1', tokenHash: 'h1' } })).toEqual({
+      ...base,
+      reason: 'SESSION_ENDED',
+      sessions: [{ id: 'ses_1', tokenHash: 'h1' }],
+      user: null,
+    });
+    expect(parseChange({ ...base, reason: 'MEMORIES_ADDED', session: null })).toMatchObject({ sessions: [], user: null });
+  });
+
+  it('reads the current shape, and refuses what it cannot read', () => {
+    const change = { ...base, reason: 'USER_DELETED', sessions: [], user: { id: 'usr_1', version: 3, gone: true } };
+    expect(parseChange(change)).toEqual(change);
+    expect(parseChange({ ...change, reason: 'SOMETHING_NEW' })).toBeNull();
+    expect(parseChange({ ...change, sessions: [{ id: 'ses_1' }] })).toBeNull();
+  });
+});
