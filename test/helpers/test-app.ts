@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
+import { createLogger } from '../../src/observability/logger.js';
 import type { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/cache.js';
 import { createRedisClient } from '../../src/cache/redis-client.js';
@@ -61,14 +62,16 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Wraps the database the app uses (not the test's own handle), e.g. to slow some reads down. */
   wrapDatabase?: (db: Database) => Database;
+  /** Receives every line the app logs, at every level, through the app's own logger (redaction included). */
+  logLines?: string[];
   /** Receives the cache's Redis connections by name (`cache`, `invalidations`), e.g. to hold one back. */
   redisClients?: Map<string, Redis>;
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients } = options;
+  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients, logLines } = options;
   const database = shared ?? (await createTestDatabase(backend, env));
-  const logger = pino({ level: 'silent' });
+  const logger = logLines ? createLogger({ LOG_LEVEL: 'trace' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: 'silent' });
   // A shared database was made with another app's environment: this one's is laid over it.
   const config = redisUrl
     ? loadConfig({ ...configEnv(database.config), ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: env['REDIS_KEY_PREFIX'] ?? `recall-test:${randomBytes(6).toString('hex')}:` })
