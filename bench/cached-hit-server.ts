@@ -24,6 +24,7 @@ import type { Viewer } from '../src/request-scope.js';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { gql as send } from './gql.js';
 import { cacheControlOverrides, withCacheControl } from '../src/schema/cache-control.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 
 const variant = process.argv[2] ?? 'recall';
@@ -33,6 +34,7 @@ const config = loadConfig({
   DATABASE_URL: 'memory://',
   LOG_LEVEL: 'silent',
   NODE_ENV: 'production',
+  SESSION_SECRET: BENCH_SESSION_SECRET,
   // The budget is counted on every request, but set high enough never to refuse the benchmark.
   RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
   ...(variant === 'recall-redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `recall-bench:${randomBytes(4).toString('hex')}:` } : {}),

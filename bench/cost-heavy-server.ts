@@ -19,6 +19,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { gql as send } from './gql.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const mode = process.argv[2];
 const logger = pino({ level: 'silent' });
@@ -55,6 +56,7 @@ async function seed(): Promise<void> {
     ...databaseEnv,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'production',
+    SESSION_SECRET: BENCH_SESSION_SECRET,
     RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
     RATE_LIMIT_ADD_MEMORIES: '100000/1m',
     RESPONSE_CACHE_ENABLED: 'false',
@@ -105,6 +107,7 @@ async function serve(): Promise<void> {
     ...databaseEnv,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'production',
+    SESSION_SECRET: BENCH_SESSION_SECRET,
     // Repeats must not be refused by the budget or the search limit; what one operation may cost is not changed.
     RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
     RATE_LIMIT_SEARCH_MEMORIES: '100000/1m',

@@ -19,10 +19,11 @@ import { EVERYDAY, STALL_QUERY } from './cost-operations.js';
 import { createCoster } from './cost-schema.js';
 import { gql as send } from './gql.js';
 import { median } from './stats.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const RUNS = 9;
 const RUN_MS = 150;
-const config = loadConfig({ DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', NODE_ENV: 'production' });
+const config = loadConfig({ DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', NODE_ENV: 'production', SESSION_SECRET: BENCH_SESSION_SECRET });
 // Ids of the right shape; costing never reads them.
 const VARIABLES = { id: 'ctx_01JB0000000000000000000000', memory: 'mem_01JB0000000000000000000000' };
 

@@ -26,7 +26,7 @@ const chosen = process.argv.slice(2).filter((arg): arg is Part => (PARTS as read
 const runs = (part: Part) => chosen.length === 0 || chosen.includes(part);
 const command = (part: Part) => `\`npm run bench:cost -- ${part}\``;
 
-const { writeIssue9 } = await import('./results-file.js');
+const { ISSUE_9, writeSubsections } = await import('./results-file.js');
 const subsections: string[] = [];
 // Others may be using the machine: each part says how busy it was, and what code it measured.
 let loadAtStart = os.loadavg()[0]!;
@@ -86,7 +86,8 @@ function commitOf(): string {
   }
 }
 
-await writeIssue9(
+await writeSubsections(
+  ISSUE_9,
   `What issue 9 asks of the benchmark: what costing adds to each operation, the cached hit's ratio
 to the floor with the cost budget on, and the heaviest operations a FREE user may run. Written by
 \`npm run bench:cost\` (bench/cost.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},

@@ -8,12 +8,13 @@ import { login, signUp } from '../src/auth/accounts.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 import { median, percentile } from './stats.js';
 
 const ROUNDS = Number(process.env['BENCH_LOGIN_ROUNDS'] ?? 60);
 
 export async function benchmarkLoginTiming(): Promise<string> {
-  const config = loadConfig({ DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', NODE_ENV: 'production' });
+  const config = loadConfig({ DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', NODE_ENV: 'production', SESSION_SECRET: BENCH_SESSION_SECRET });
   const logger = pino({ level: 'silent' });
   const db = await openDatabase(config, logger);
   const app = createApp({ config, db, logger });

@@ -1,13 +1,14 @@
 /**
  * bench/RESULTS.md is written by more than one script: `npm run bench` owns its top sections,
  * and each issue's bench owns one "## Issue N: …" section after them (`npm run bench:cost` the
- * Issue 9 one, one subsection per part it ran; `npm run bench:startup` the Issue 10 one). Each
- * replaces only what it owns.
+ * Issue 9 one, one subsection per part it ran; `npm run bench:startup` the Issue 10 one;
+ * `npm run bench:auth` a subsection of the Issue 11 one). Each replaces only what it owns.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 
 export const RESULTS = new URL('./RESULTS.md', import.meta.url);
 export const ISSUE_9 = '## Issue 9: costs and limits';
+export const ISSUE_11 = '## Issue 11: sessions and API keys';
 
 /** The issues' sections of the results (from the first "## Issue" heading to the end), or ''. */
 export async function issueSections(): Promise<string> {
@@ -32,17 +33,20 @@ export async function writeSection(heading: string, body: string): Promise<void>
   await writeFile(RESULTS, `${before}\n${heading}\n\n${body.trim()}\n${after ? `\n${after}` : ''}`);
 }
 
-/** Writes these subsections (each starting with its `### ` heading) into the Issue 9 section, replacing those of the same heading. */
-export async function writeIssue9(intro: string, subsections: string[]): Promise<void> {
-  const { before, section, after } = await around(ISSUE_9);
+/**
+ * Writes these subsections (each starting with its `### ` heading) into the section under
+ * `heading`, replacing those of the same heading and keeping the others.
+ */
+export async function writeSubsections(heading: string, intro: string, subsections: string[]): Promise<void> {
+  const { before, section, after } = await around(heading);
   const existing = splitSubsections(section);
-  const heading = (part: string) => part.split('\n', 1)[0]!;
+  const titleOf = (part: string) => part.split('\n', 1)[0]!;
   for (const part of subsections) {
-    const index = existing.findIndex((old) => heading(old) === heading(part));
+    const index = existing.findIndex((old) => titleOf(old) === titleOf(part));
     if (index === -1) existing.push(part.trim());
     else existing[index] = part.trim();
   }
-  await writeFile(RESULTS, `${before}\n${ISSUE_9}\n\n${intro.trim()}\n\n${existing.join('\n\n')}\n${after ? `\n${after}` : ''}`);
+  await writeFile(RESULTS, `${before}\n${heading}\n\n${intro.trim()}\n\n${existing.join('\n\n')}\n${after ? `\n${after}` : ''}`);
 }
 
 function splitSubsections(section: string): string[] {

@@ -31,6 +31,7 @@ import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
 import { issueSections, RESULTS } from './results-file.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const DATABASE_URL = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -81,6 +82,7 @@ async function start(mode: Mode, db: Database, index: number): Promise<Running> 
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
     LOG_LEVEL: 'silent',
+    SESSION_SECRET: BENCH_SESSION_SECRET,
     REDIS_KEY_PREFIX: `recall-bench:${run}:${index}:`,
     MAX_QUERY_ALIASES: '100',
     MAX_QUERY_TOKENS: '5000',

@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { gql } from './gql.js';
 import { createZipf } from './zipf.js';
+import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const CONTEXTS = 20;
 const MEMORIES = 30;
@@ -66,6 +67,7 @@ async function startInstance(options: WriteMixOptions, prefix: string): Promise<
     REDIS_KEY_PREFIX: prefix,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'production',
+    SESSION_SECRET: BENCH_SESSION_SECRET,
     // Counted, as always, but never refused.
     RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
   });

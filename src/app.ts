@@ -10,7 +10,9 @@ import { readFieldLimits, type FieldLimitOverride } from './admission/field-limi
 import { createAuthenticator } from './admission/auth-strategy.js';
 import { sessionTokenStrategy } from './admission/session-token-strategy.js';
 import type { AppDeps } from './app-deps.js';
+import { resolveSessionSecrets } from './auth/session-secret.js';
 import { createMemoryCache, type Cache } from './cache/cache.js';
+import { createSealer } from './cache/sealer.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -111,7 +113,9 @@ export function createApp(options: AppOptions): App {
     logger,
   });
   const events = options.events ?? createEvents({ ...config, REDIS_URL: undefined }, registry, logger, clock);
-  const sources = createCachedSources({ config, db, clock, logger, cache });
+  // Only what leaves the process is sealed: the in-process cache without Redis is memory like L1.
+  const sealer = cache.mode === 'redis' ? createSealer(resolveSessionSecrets(config, logger)) : undefined;
+  const sources = createCachedSources({ config, db, clock, logger, cache, sealer });
   const authenticate = createAuthenticator([
     sessionTokenStrategy({ sessions: sources.sessions, db, clock, sessionTtlSeconds: config.SESSION_TTL_SECONDS }),
   ]);

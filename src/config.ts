@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseLimitSetting } from './admission/field-limits.js';
+import { decodeSessionSecret } from './auth/session-secret.js';
 import { parseAllowedOrigins } from './http/header-policy.js';
 
 /**
@@ -178,11 +179,33 @@ const limits = z.object({
   REQUEST_BODY_TIMEOUT_MS: positiveInt.default(10_000),
 });
 
+const sessionSecret = z
+  .string()
+  .trim()
+  .refine((value) => decodeSessionSecret(value) !== null, {
+    message: 'must be 32 bytes, as 64 hex digits or 44 base64 characters (e.g. the output of `openssl rand -base64 32`)',
+  });
+
 const auth = z.object({
   /** Sliding lifetime of a login session, in seconds. Default: 1800 (30 minutes). */
   SESSION_TTL_SECONDS: positiveInt.default(1_800),
   /** The email of a user made an admin at start-up (they must have signed up). Unset: none. */
   RECALL_ADMIN_EMAIL: z.string().trim().min(1).optional(),
+  /**
+   * The key that seals cached sessions in Redis (AES-256-GCM): 32 bytes, hex or base64. Required
+   * with NODE_ENV=production; elsewhere, unset, one is generated once and kept in
+   * DATA_DIR/session-secret (or, with a memory:// database, made up per process). Default: unset.
+   */
+  SESSION_SECRET: sessionSecret.optional(),
+  /**
+   * Earlier SESSION_SECRETs, comma-separated, still accepted for opening cached values; each value
+   * is resealed under SESSION_SECRET on its next write. Default: none.
+   */
+  SESSION_SECRET_PREVIOUS: z
+    .string()
+    .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+    .pipe(z.array(sessionSecret))
+    .default([]),
 });
 
 const relevance = z.object({
@@ -272,10 +295,16 @@ const schema = server
   .refine((env) => env.CACHE_SCORE_STALE_SECONDS < env.CACHE_TTL_SCORE_SECONDS, {
     message: 'must be less than CACHE_TTL_SCORE_SECONDS',
     path: ['CACHE_SCORE_STALE_SECONDS'],
+  })
+  // A secret made up at start-up would differ between instances and restarts, and one in a file
+  // is not how production keeps secrets.
+  .refine((env) => env.NODE_ENV !== 'production' || env.SESSION_SECRET !== undefined, {
+    message: 'is required when NODE_ENV=production: 32 random bytes, hex or base64 (e.g. `openssl rand -base64 32`), the same on every instance',
+    path: ['SESSION_SECRET'],
   });
 
 /** Values that may hold credentials are never echoed back in error messages. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SESSION_SECRET_PREVIOUS']);
 
 export type Config = Readonly<z.infer<typeof schema>>;
 

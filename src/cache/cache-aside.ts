@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { parseWithDates, stringifyWithDates } from '../json-dates.js';
 import type { Cache } from './cache.js';
+import { deepFreeze } from './deep-freeze.js';
 import { encodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheKind } from './keys.js';
+import type { Sealer } from './sealer.js';
 import type { CacheWrite, ReadPosition } from './store.js';
 
 export interface CacheAsideSpec<K, V> {
@@ -25,6 +28,12 @@ export interface CacheAsideSpec<K, V> {
    * so that only loads of the same variant are shared.
    */
   variantOf?(key: K): string;
+  /**
+   * Seals each value under its cache key before it is stored (only the envelope's payload: its
+   * version stays plain for the write guard). A value that does not open is a counted miss
+   * (`recall_cache_unreadable_total`), reloaded and rewritten. Default: stored as plain JSON.
+   */
+  sealer?: Sealer;
 }
 
 const LEASE_POLL_MS = 20;
@@ -55,22 +64,45 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     counter.inc(n);
   };
   const refreshing = new Set<string>();
+  const { sealer } = spec;
 
-  const encode = (value: V | null, writtenAt: number): Omit<CacheWrite, 'key'> =>
+  /** A sealed value is stored as the JSON string of its seal. */
+  const encode = (key: string, value: V | null, writtenAt: number): CacheWrite =>
     value === null
-      ? { value: encodeEnvelope({ state: 'n', version: 0, writtenAt, value: null }), version: 0, ttlMs: spec.notFoundTtlMs }
+      ? { key, value: encodeEnvelope({ state: 'n', version: 0, writtenAt, value: null }), version: 0, ttlMs: spec.notFoundTtlMs }
       : {
-          value: encodeEnvelope({ state: 'v', version: spec.versionOf(value), writtenAt, value }),
+          key,
+          value: encodeEnvelope({
+            state: 'v',
+            version: spec.versionOf(value),
+            writtenAt,
+            value: sealer ? sealer.seal(stringifyWithDates(value), key) : value,
+          }),
           version: spec.versionOf(value),
           ttlMs: Math.max(1, spec.ttlMs(value)),
         };
+
+  // Opened once per envelope object: the in-process tiers keep theirs, so their hits decrypt nothing.
+  const opened = new WeakMap<Envelope<unknown>, V | null>();
+  /** The value an envelope holds, or null where its seal does not open (or it was stored unsealed). */
+  const valueOf = (envelope: Envelope<unknown>, key: string): V | null => {
+    if (!sealer) return envelope.value as V;
+    let value = opened.get(envelope);
+    if (value === undefined) {
+      const json = typeof envelope.value === 'string' ? sealer.open(envelope.value, key) : null;
+      // Shared by every request that hits this envelope, like the in-process tiers' own values.
+      value = json === null ? null : deepFreeze(parseWithDates<V>(json));
+      opened.set(envelope, value);
+    }
+    return value;
+  };
 
   const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
     if (keys.length === 0) return [];
     cache.metrics.loads.inc({ kind: spec.kind }, keys.length);
     const values = await spec.load(keys);
     const writtenAt = clock.now().getTime();
-    await cache.entities.fill(values.map((value, index) => ({ key: cacheKeys[index]!, ...encode(value, writtenAt) })), read);
+    await cache.entities.fill(values.map((value, index) => encode(cacheKeys[index]!, value, writtenAt)), read);
     return values;
   };
 
@@ -79,17 +111,21 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     const reads = await cache.entities.read(cacheKeys, read);
     const now = clock.now().getTime();
     const stale: number[] = [];
-    const values = reads.map(({ envelope: stored, tier }, index): V | null | undefined => {
-      const envelope = stored as Envelope<V> | null;
+    const values = reads.map(({ envelope, tier }, index): V | null | undefined => {
       if (envelope?.state === 'n') {
         if (countAs) count(tier!, 'negative');
         return null;
       }
-      if (envelope?.state === 'v' && envelope.value !== null && (spec.usable?.(envelope.value, keys[index]!) ?? true)) {
-        const old = spec.refreshAfterMs !== undefined && now - envelope.writtenAt > spec.refreshAfterMs;
-        if (old) stale.push(index);
-        if (countAs) count(tier!, old ? 'stale' : 'hit');
-        return envelope.value;
+      if (envelope?.state === 'v') {
+        const value = valueOf(envelope, cacheKeys[index]!);
+        if (value === null) {
+          if (countAs) cache.metrics.unreadable.inc({ kind: spec.kind });
+        } else if (spec.usable?.(value, keys[index]!) ?? true) {
+          const old = spec.refreshAfterMs !== undefined && now - envelope.writtenAt > spec.refreshAfterMs;
+          if (old) stale.push(index);
+          if (countAs) count(tier!, old ? 'stale' : 'hit');
+          return value;
+        }
       }
       if (countAs) count(tier ?? 'any', 'miss');
       return undefined;
@@ -192,7 +228,7 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     return values as Array<V | null>;
   };
 
-  const entry = (key: K, value: V): CacheWrite => ({ key: spec.keyOf(key), ...encode(value, clock.now().getTime()) });
+  const entry = (key: K, value: V): CacheWrite => encode(spec.keyOf(key), value, clock.now().getTime());
   return {
     load,
     entry,

@@ -13,6 +13,12 @@ export function createCacheMetrics(registry: Registry) {
       labelNames: ['kind', 'tier', 'result'] as const,
       registers,
     }),
+    unreadable: new Counter({
+      name: 'recall_cache_unreadable_total',
+      help: 'Cached values that did not open (tampered, truncated, moved from another key, or sealed under an unknown secret), by kind; each is a miss.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     loads: new Counter({
       name: 'recall_cache_source_loads_total',
       help: 'Entities read from PostgreSQL because the cache could not answer, by kind.',

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { deepFreeze } from './deep-freeze.js';
 import { decodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition } from './store.js';
 
@@ -72,13 +73,4 @@ export function memoryTier(store: MemoryStore): EntityCache {
     read: async (keys) => store.readMany(keys),
     fill: async (writes, read) => store.fill(writes, read),
   };
-}
-
-/** Values shared by every request that hits the entry must not be changed by any of them. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createCacheAside } from '../cache/cache-aside.js';
 import type { Cache } from '../cache/cache.js';
+import type { Sealer } from '../cache/sealer.js';
 import { byId, groupBy } from '../collections.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -30,9 +31,11 @@ export interface SessionWithUser {
 
 /**
  * The batched, cache-aside reads of each entity, shared by every request of the app. Per-request
- * DataLoaders (create-loaders.ts) sit on top of these.
+ * DataLoaders (create-loaders.ts) sit on top of these. `sealer` seals the kinds that carry
+ * credentials or personal data once they leave the process (Redis); without it they are stored
+ * as they are.
  */
-export function createCachedSources(deps: { config: Config; db: Database; clock: Clock; logger: Logger; cache: Cache }) {
+export function createCachedSources(deps: { config: Config; db: Database; clock: Clock; logger: Logger; cache: Cache; sealer?: Sealer }) {
   const { config, db, clock, cache } = deps;
   const { keys } = cache;
   const logger = deps.logger.child({ component: 'cache' });
@@ -73,6 +76,7 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
   const sessions = createCacheAside<string, SessionWithUser>(cache, clock, logger, {
     kind: 'session',
     keyOf: keys.session,
+    sealer: deps.sealer,
     load: async (hashes) => {
       const found = new Map((await findSessionsByTokenHashes(db, hashes)).map((row) => [row.session.tokenHash, row]));
       return hashes.map((hash) => found.get(hash) ?? null);

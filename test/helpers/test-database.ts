@@ -53,6 +53,8 @@ export async function createTestDatabase(backend: Backend, env: Record<string, s
     DATABASE_SCHEMA: schema,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
+    // A secret of the test's own: nothing is generated into the working tree.
+    SESSION_SECRET: randomBytes(32).toString('base64'),
     ACCESS_FLUSH_INTERVAL_MS: '3600000',
     // Tests send far more than a user's budget; the budget's own tests set it low.
     RATE_LIMIT_FREE_PER_WINDOW: '1000000',

@@ -16,6 +16,7 @@ function deploymentEnv(t: TestApp): Record<string, string> {
     DATABASE_SCHEMA: config.DATABASE_SCHEMA,
     REDIS_URL: config.REDIS_URL!,
     REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
+    SESSION_SECRET: config.SESSION_SECRET!,
     LOG_LEVEL: 'warn',
   };
 }
