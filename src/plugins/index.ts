@@ -6,6 +6,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { AdmissionControl } from '../admission/admission.js';
 import type { AppDeps } from '../app-deps.js';
 import { useAdmission } from './use-admission.js';
+import { useCsrfPrevention } from './use-csrf-prevention.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
 import { usePersistedQueries } from './use-persisted-queries.js';
@@ -25,13 +26,14 @@ const asValidationError = {
 };
 
 /**
- * Plugins in the order they run: a persisted query's text found by its hash, admission, then
- * cheap refusals of abusive documents, then the response cache.
+ * Plugins in the order they run: the CSRF rule, a persisted query's text found by its hash,
+ * admission, then cheap refusals of abusive documents, then the response cache.
  */
 export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
+    useCsrfPrevention(),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
     useSequentialBatches(),
     usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
