@@ -9,6 +9,8 @@ import { useAdmission } from './use-admission.js';
 import { useCsrfPrevention } from './use-csrf-prevention.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
+import { useIntrospectionPolicy } from './use-introspection-policy.js';
+import { useNoSuggestions } from './use-no-suggestions.js';
 import { usePersistedQueries } from './use-persisted-queries.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
@@ -27,7 +29,8 @@ const asValidationError = {
 
 /**
  * Plugins in the order they run: the CSRF rule, a persisted query's text found by its hash,
- * admission, then cheap refusals of abusive documents, then the response cache.
+ * admission, what validation may show (introspection, suggestions), then cheap refusals of
+ * abusive documents, then the response cache.
  */
 export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugin[] {
   const { config } = deps;
@@ -38,6 +41,9 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
     useSequentialBatches(),
     usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
     useAdmission({ admission }),
+    // Validation rules that depend on the admitted viewer, and on what production shows.
+    useIntrospectionPolicy({ mode: config.INTROSPECTION }),
+    ...(config.FIELD_SUGGESTIONS ? [] : [useNoSuggestions()]),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),
