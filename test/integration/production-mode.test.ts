@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen } from '../helpers/subscriptions.js';
+import { listen, overWebSocket, webSocketClient } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends, deployments } from '../helpers/test-database.js';
 
@@ -73,6 +73,20 @@ describe.each(deployments())('production defaults ($name)', ({ backend, redisUrl
     for (const token of [undefined, user.token]) {
       expect(messages(await overHttp(SCHEMA, token))).toEqual([expect.stringContaining('Introspection is disabled')]);
       expect(messages(await t.gql(TYPE, {}, token ? { token } : {}))).toEqual([expect.stringContaining('Introspection is disabled')]);
+    }
+  });
+
+  it('refuses introspection over WebSocket too, except to an admin', async () => {
+    const [anonymous, asAdmin] = [webSocketClient(url, null), webSocketClient(url, admin.token)];
+    try {
+      // graphql-ws ends an invalid operation with its errors (an error message, not a result).
+      const refused = await overWebSocket(anonymous, SCHEMA).catch((errors: unknown) => errors);
+      expect(refused).toEqual([expect.objectContaining({ message: expect.stringContaining('Introspection is disabled') })]);
+      expect((await overWebSocket(asAdmin, SCHEMA)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+      const misspelt = await overWebSocket(asAdmin, '{ viewer { nme } }').catch((errors: unknown) => errors);
+      expect(misspelt).toEqual([expect.objectContaining({ message: 'Cannot query field "nme" on type "User".' })]);
+    } finally {
+      await Promise.all([anonymous.dispose(), asAdmin.dispose()]);
     }
   });
 
