@@ -107,8 +107,8 @@ export function badInput(message: string): Refusal {
 }
 
 /**
- * A POST any web page could have sent (see csrf-prevention.ts): `contentType` as it came, and the
- * headers that would have shown it is not forged.
+ * A POST any web page could have sent (see csrf-prevention.ts): `contentType` is its media type
+ * (null: none), `preflightHeaders` those that would have shown it is not forged.
  */
 export function csrfRefused(contentType: string | null, preflightHeaders: readonly string[]): Refusal {
   const sent = contentType ? `Content-Type ${contentType}` : 'no Content-Type';
