@@ -26,8 +26,6 @@ const server = z.object({
   PORT: port.default(4000),
   /** Interface to listen on. Default: 0.0.0.0 (all IPv4 interfaces). */
   HOST: z.string().min(1).default('0.0.0.0'),
-  /** Serve GraphiQL on GET /graphql. Default: true. */
-  GRAPHIQL: flag.default(true),
   /**
    * Origins that browser code may call from: `*` (any origin), or a comma-separated list such as
    * `https://app.example.com,http://localhost:5173`. Default: *.
@@ -48,6 +46,30 @@ const server = z.object({
   /** Milliseconds to drain in-flight requests after SIGTERM before closing them. Default: 10000. */
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
 });
+
+/** What the server shows of itself: open while developing, closed in production (see `withProductionDefaults`). */
+const exposure = z.object({
+  /** Serve GraphiQL on GET /graphql. Default: true, false when NODE_ENV=production. */
+  GRAPHIQL: flag.optional(),
+  /**
+   * Who may query the schema (__schema, __type): `on` (anyone), `admins` (users with role ADMIN)
+   * or `off` (nobody). Default: on, admins when NODE_ENV=production.
+   */
+  INTROSPECTION: z.enum(['on', 'admins', 'off']).optional(),
+  /** "Did you mean …" suggestions (of fields, arguments, types, enum values) in errors. Default: true, false when NODE_ENV=production. */
+  FIELD_SUGGESTIONS: flag.optional(),
+});
+
+/** Settings left unset take their default for the environment: production shows less. */
+function withProductionDefaults<Env extends z.infer<typeof server> & z.infer<typeof exposure>>(env: Env) {
+  const production = env.NODE_ENV === 'production';
+  return {
+    ...env,
+    GRAPHIQL: env.GRAPHIQL ?? !production,
+    INTROSPECTION: env.INTROSPECTION ?? (production ? 'admins' : 'on'),
+    FIELD_SUGGESTIONS: env.FIELD_SUGGESTIONS ?? !production,
+  };
+}
 
 const logging = z.object({
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default: info. */
@@ -278,6 +300,7 @@ const rateLimits = z.object({
 });
 
 const schema = server
+  .extend(exposure.shape)
   .extend(logging.shape)
   .extend(database.shape)
   .extend(cache.shape)
@@ -301,7 +324,8 @@ const schema = server
   .refine((env) => env.NODE_ENV !== 'production' || env.SESSION_SECRET !== undefined, {
     message: 'is required when NODE_ENV=production: 32 random bytes, hex or base64 (e.g. `openssl rand -base64 32`), the same on every instance',
     path: ['SESSION_SECRET'],
-  });
+  })
+  .transform(withProductionDefaults);
 
 /** Values that may hold credentials are never echoed back in error messages. */
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SESSION_SECRET_PREVIOUS']);

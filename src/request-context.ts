@@ -1,5 +1,5 @@
 import type { YogaInitialContext } from 'graphql-yoga';
-import { admissionOf } from './admission/admission.js';
+import { admissionOfContext } from './admission/admission.js';
 import { createFieldAllowances } from './admission/field-allowances.js';
 import type { AppDeps } from './app-deps.js';
 import type { RequestContext, ServerContext } from './graphql-context.js';
@@ -12,9 +12,7 @@ import { createLoaders } from './loaders/create-loaders.js';
  */
 export function createContextFactory(deps: AppDeps) {
   return (initial: YogaInitialContext & ServerContext): RequestContext => {
-    // graphql-sse's single-connection mode builds each operation's context itself, from the
-    // operation's HTTP request: its admission is remembered by that request.
-    const admitted = admissionOf(initial) ?? admissionOf(initial.request);
+    const admitted = admissionOfContext(initial);
     const viewer = admitted?.viewer ?? null;
     const context: RequestContext = {
       deps,

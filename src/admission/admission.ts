@@ -169,6 +169,11 @@ export function admissionOf(operation: object): Admitted | undefined {
   return admittedOperations.get(operation);
 }
 
+/** The admission of the operation whose GraphQL context this is: its own, or (graphql-sse's single-connection mode) its request's. */
+export function admissionOfContext(context: { request?: object }): Admitted | undefined {
+  return admittedOperations.get(context) ?? (context.request && admittedOperations.get(context.request));
+}
+
 /** By HTTP request: the budget as the latest of its operations left it (the lowest remaining; for a batch's reply). */
 const requestBudgets = new WeakMap<Request, BudgetDecision>();
 

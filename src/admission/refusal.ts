@@ -18,6 +18,7 @@ export interface Refusal {
     | 'COST_ESTIMATED_TOO_EXPENSIVE'
     | 'RESPONSE_TOO_LARGE'
     | 'BAD_USER_INPUT'
+    | 'CSRF_REFUSED'
     | 'INTERNAL_SERVER_ERROR';
   message: string;
   /** HTTP headers that go with it (WWW-Authenticate, Retry-After, RateLimit-*). */
@@ -103,6 +104,21 @@ export function fieldRateLimited(refusal: FieldRefusal, budget: BudgetDecision |
 /** Input refused before anything looks at it (variables nested too deep, or holding U+0000). */
 export function badInput(message: string): Refusal {
   return { status: 400, code: 'BAD_USER_INPUT', message, headers: {}, extensions: {} };
+}
+
+/**
+ * A POST any web page could have sent (see csrf-prevention.ts): `contentType` is its media type
+ * (null: none), `preflightHeaders` those that would have shown it is not forged.
+ */
+export function csrfRefused(contentType: string | null, preflightHeaders: readonly string[]): Refusal {
+  const sent = contentType ? `Content-Type ${contentType}` : 'no Content-Type';
+  return {
+    status: 400,
+    code: 'CSRF_REFUSED',
+    message: `Not run: a POST with ${sent} and no header that forces a CORS preflight could come from any web page. Send Content-Type: application/json, or one of these headers: ${preflightHeaders.join(', ')}.`,
+    headers: {},
+    extensions: {},
+  };
 }
 
 /** An operation whose cost, known before it runs, is over MAX_OPERATION_COST: 400, spending nothing. */

@@ -21,7 +21,7 @@ import {
   showsCacheDebug,
   withExtensions,
 } from './reply.js';
-import type { RequestListener } from './server.js';
+import { requestHeader as header, type RequestListener } from './server.js';
 
 const MAX_MEMOISED_SOURCE = 4_096;
 
@@ -195,11 +195,6 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       if (!res.headersSent) fallback(req, res);
     });
   };
-}
-
-function header(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(',') : (value ?? null);
 }
 
 /**

@@ -49,9 +49,15 @@ export function applyHeaderPolicy(req: IncomingMessage, res: ServerResponse, all
   const origin = req.headers.origin;
   const permitted = origin !== undefined && (allowed === '*' || allowed.includes(origin));
   if (permitted) {
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    // Recall reads no cookies, but a client sending `credentials: 'include'` must not fail.
-    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    if (allowed === '*') {
+      // Any page may read replies, never with the browser's credentials: Recall's are bearer
+      // tokens the page sends itself, so a page that sends cookies along is refused by its browser.
+      res.setHeader('Access-Control-Allow-Origin', '*');
+    } else {
+      // Only a listed origin, named exactly, may send credentials (`credentials: 'include'`).
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+    }
     res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
   }
   if (req.method !== 'OPTIONS') {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { lengthRequired, payloadTooLarge, type Refusal } from '../admission/refusal.js';
 import type { Config } from '../config.js';
+import { csrfRefusal } from './csrf-prevention.js';
 import { applyHeaderPolicy, type AllowedOrigins } from './header-policy.js';
 import { refusalReply } from './reply.js';
 
@@ -29,7 +30,8 @@ export function httpServerOptions(config: Config): HttpServerOptions {
 
 /**
  * The node:http front of the app. Every reply gets the one header policy (CORS, Vary) here,
- * before any handler writes it. It refuses oversized bodies before anyone reads them: a body
+ * before any handler writes it. It refuses a POST any web page could have forged (the CSRF rule)
+ * and oversized bodies before anyone reads them: a body
  * must declare its length (node's parser then reads no more than that), and the length must fit.
  * A request that has not fully arrived in time gets node's 408 and its socket is closed; the
  * timeout covers receiving the request only, so SSE responses and WebSockets (no longer HTTP
@@ -51,7 +53,7 @@ export function createHttpServer(handle: RequestListener, options: HttpServerOpt
         res.writeHead(302, { location: '/graphql' }).end();
         return;
       }
-      const refusal = bodyRefusal(req, maxBodyBytes);
+      const refusal = bodyRefusal(req, maxBodyBytes) ?? csrfRefusal({ method: req.method, header: (name) => requestHeader(req, name) });
       if (refusal) {
         const reply = refusalReply(refusal, req.headers.accept);
         // The unread body would corrupt the next request on a kept-alive connection.
@@ -63,6 +65,12 @@ export function createHttpServer(handle: RequestListener, options: HttpServerOpt
   );
   server.maxConnections = options.maxConnections;
   return server;
+}
+
+/** A header of a node request as one string (repeated ones joined), or null. */
+export function requestHeader(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? null);
 }
 
 function bodyRefusal(req: IncomingMessage, maxBodyBytes: number): Refusal | null {

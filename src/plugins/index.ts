@@ -6,8 +6,11 @@ import type { Plugin } from 'graphql-yoga';
 import type { AdmissionControl } from '../admission/admission.js';
 import type { AppDeps } from '../app-deps.js';
 import { useAdmission } from './use-admission.js';
+import { useCsrfPrevention } from './use-csrf-prevention.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
+import { useIntrospectionPolicy } from './use-introspection-policy.js';
+import { useNoSuggestions } from './use-no-suggestions.js';
 import { usePersistedQueries } from './use-persisted-queries.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
@@ -25,17 +28,22 @@ const asValidationError = {
 };
 
 /**
- * Plugins in the order they run: a persisted query's text found by its hash, admission, then
- * cheap refusals of abusive documents, then the response cache.
+ * Plugins in the order they run: the CSRF rule, a persisted query's text found by its hash,
+ * admission, what validation may show (introspection, suggestions), then cheap refusals of
+ * abusive documents, then the response cache.
  */
 export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugin[] {
   const { config } = deps;
   return [
     useRequestLogger({ logger: deps.logger }),
+    useCsrfPrevention(),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
     useSequentialBatches(),
     usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
     useAdmission({ admission }),
+    // Validation rules that depend on the admitted viewer, and on what production shows.
+    useIntrospectionPolicy({ mode: config.INTROSPECTION }),
+    ...(config.FIELD_SUGGESTIONS ? [] : [useNoSuggestions()]),
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES, ...asValidationError }),

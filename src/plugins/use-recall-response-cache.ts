@@ -104,6 +104,9 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
       buildResponseCacheKey: ({ context }) => keys.get(context as GraphQLContext)!,
       cache: (context) => viewOf(context as GraphQLContext),
       ttl: options.ttlMs,
+      // Introspection is never kept (envelop leaves out only __schema): what it may show depends on
+      // the viewer's role (INTROSPECTION=admins), which may change while a response is kept.
+      ttlPerSchemaCoordinate: { 'Query.__type': 0 },
       includeExtensionMetadata: false,
       shouldCacheResult: ({ result }) => !result.errors?.length,
       onTtl: ({ ttl, context }) => {

@@ -136,12 +136,13 @@ export function useSingleConnectionSse(options: SingleConnectionSseOptions): { p
     if (admitted.refusal) return reply(admitted.refusal, accept);
     const refusal = owner(reservation, admitted.admitted.viewer?.user.id ?? null);
     if (refusal) return reply(refusal, accept);
+    // Before validating: what validation allows (introspection) may depend on the viewer.
+    rememberAdmission(raw, admitted.admitted);
     const invalid = params?.query ? documentErrors(raw, params.query) : null;
     if (invalid) {
       const body = JSON.stringify({ errors: invalid.map(withoutHttp) });
       return [body, { status: 400, statusText: '', headers: { 'content-type': 'application/json; charset=utf-8' } }];
     }
-    rememberAdmission(raw, admitted.admitted);
     streamed.add(raw);
     return tokenOf(req)!;
   }

@@ -12,6 +12,8 @@ const OTHER_ORIGIN = 'http://evil.example.test';
 /** The CORS answer a page on `origin` gets: what a browser checks before it hands the reply to the page. */
 function expectCors(response: Response, origin = APP_ORIGIN) {
   expect(response.headers.get('access-control-allow-origin'), `CORS on ${response.status}`).toBe(origin);
+  // A listed origin, named exactly, may send credentials.
+  expect(response.headers.get('access-control-allow-credentials')).toBe('true');
   expect(response.headers.get('access-control-expose-headers')).toBe(EXPOSED_HEADERS);
   expect(response.headers.get('vary')).toBe('Origin, Authorization, Accept');
 }
@@ -97,11 +99,43 @@ describe('one header policy on every path', () => {
     const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'POST' } });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
     expect(preflight.headers.get('access-control-allow-methods')).toBeNull();
     const reply = await post({ query: '{ viewer { id } }' }, { origin: OTHER_ORIGIN });
     expect(reply.headers.get('access-control-allow-origin')).toBeNull();
+    expect(reply.headers.get('access-control-allow-credentials')).toBeNull();
     expect(reply.headers.get('access-control-expose-headers')).toBeNull();
     expect(reply.headers.get('vary')).toBe('Origin, Authorization, Accept');
+  });
+});
+
+describe('CORS for any origin (CORS_ORIGINS=*)', () => {
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    t = await createTestApp(backends()[0]!);
+    url = await listen(t);
+  });
+  afterAll(() => t.close());
+
+  it('answers any origin with *, never reflecting it, and never allows credentials', async () => {
+    const preflight = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    const reply = await fetch(url, {
+      method: 'POST',
+      headers: { origin: OTHER_ORIGIN, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query: '{ viewer { id } }' }),
+    });
+    expect([preflight.status, reply.status]).toEqual([204, 200]);
+    for (const response of [preflight, reply]) {
+      expect(response.headers.get('access-control-allow-origin')).toBe('*');
+      expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+      expect(response.headers.get('access-control-expose-headers')).toBe(EXPOSED_HEADERS);
+    }
+    // The bearer token is a header the page sends itself, which a preflight must name.
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
   });
 });
 

@@ -41,6 +41,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DEFAULT_PAGE_SIZE: '500' })).toThrow(/DEFAULT_PAGE_SIZE: must not exceed MAX_PAGE_SIZE/);
   });
 
+  it('shows less in production: no GraphiQL, introspection for admins, no suggestions; each settable', () => {
+    const development = loadConfig({});
+    expect(development).toMatchObject({ GRAPHIQL: true, INTROSPECTION: 'on', FIELD_SUGGESTIONS: true });
+    const secret = { SESSION_SECRET: 'a'.repeat(64) };
+    const production = loadConfig({ NODE_ENV: 'production', ...secret });
+    expect(production).toMatchObject({ GRAPHIQL: false, INTROSPECTION: 'admins', FIELD_SUGGESTIONS: false });
+    expect(loadConfig({ NODE_ENV: 'production', ...secret, GRAPHIQL: 'true', INTROSPECTION: 'off', FIELD_SUGGESTIONS: 'yes' })).toMatchObject({
+      GRAPHIQL: true,
+      INTROSPECTION: 'off',
+      FIELD_SUGGESTIONS: true,
+    });
+    expect(loadConfig({ INTROSPECTION: 'admins', FIELD_SUGGESTIONS: 'off' })).toMatchObject({ INTROSPECTION: 'admins', FIELD_SUGGESTIONS: false });
+    expect(() => loadConfig({ INTROSPECTION: 'admin' })).toThrow(/INTROSPECTION: .*\(got "admin"\)/);
+  });
+
   it('accepts PostgreSQL URLs and memory://', () => {
     expect(loadConfig({ DATABASE_URL: 'postgresql://u:p@h:5432/d' }).DATABASE_URL).toBe('postgresql://u:p@h:5432/d');
     expect(loadConfig({ DATABASE_URL: 'memory://' }).DATABASE_URL).toBe('memory://');
