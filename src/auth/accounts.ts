@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { SessionRow, UserRow } from '../db/rows.js';
-import { findUserByEmail, insertUser } from '../db/repositories/users.js';
+import { findCredentialsByEmail, insertUser } from '../db/repositories/users.js';
 import type { UserError } from '../errors.js';
 import type { AppDeps } from '../app-deps.js';
 import { parseInput } from '../validation.js';
@@ -63,10 +63,11 @@ export async function login(deps: AppDeps, input: LoginInput, meta: SessionMeta)
   // form of an address is no secret).
   if (!isEmailAddress(parsed.value.email)) return invalidCredentials();
 
-  const user = await findUserByEmail(deps.db, parsed.value.email);
+  const found = await findCredentialsByEmail(deps.db, parsed.value.email);
   decoyHash ??= hashPassword('decoy password for unknown emails');
-  const valid = await verifyPassword(parsed.value.password, user?.passwordHash ?? (await decoyHash));
-  if (!user || !valid) return invalidCredentials();
+  const valid = await verifyPassword(parsed.value.password, found?.passwordHash ?? (await decoyHash));
+  if (!found || !valid) return invalidCredentials();
+  const { user } = found;
   const { token, session } = await startSession(deps, deps.db, user.id, meta);
   return { token, user, session, errors: [] };
 }

@@ -2,11 +2,11 @@ import type { MemoryEventType, MemoryKind, Role, Tier } from '../domain/enums.js
 
 /** Rows as repositories return them (camel-cased by the SELECT aliases). */
 
+/** A user as the rest of the app sees it: never with the password hash, so no cache ever holds it. */
 export interface UserRow {
   id: string;
   email: string;
   name: string | null;
-  passwordHash: string;
   role: Role;
   tier: Tier;
   version: number;

@@ -49,6 +49,8 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     versionOf: (user) => user.version,
     ttlMs: () => defaultTtlMs,
     notFoundTtlMs,
+    // Emails and names are no one's business who can read Redis.
+    sealer: deps.sealer,
   });
 
   const contexts = createCacheAside<string, ContextRow>(cache, clock, logger, {

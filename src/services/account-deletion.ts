@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { verifyPassword } from '../auth/passwords.js';
 import { deleteLockedContext, lockContextsOfOwner } from '../db/repositories/contexts.js';
 import { revokeSessionsOfUser } from '../db/repositories/sessions.js';
-import { deleteLockedUser, findUsersByIds, lockUser } from '../db/repositories/users.js';
+import { deleteLockedUser, findPasswordHash, lockUser } from '../db/repositories/users.js';
 import type { RecordedChange } from '../domain/change.js';
 import { clientError, notFound, type UserError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
@@ -20,12 +20,12 @@ export async function deleteAccount(scope: RequestScope, input: z.input<typeof d
   const viewer = requireViewer(scope);
   const parsed = parseInput(deleteAccountInput, input);
   if (!parsed.ok) return { userId: null, errors: parsed.errors };
-  // The stored hash, not the cached one: a password changed elsewhere must be the one asked for.
-  const [user] = await findUsersByIds(scope.deps.db, [viewer.user.id]);
-  if (!user || !(await verifyPassword(parsed.value.password, user.passwordHash))) {
+  // Read here: no cache holds password hashes.
+  const passwordHash = await findPasswordHash(scope.deps.db, viewer.user.id);
+  if (passwordHash === null || !(await verifyPassword(parsed.value.password, passwordHash))) {
     return { userId: null, errors: [{ code: 'INVALID_CREDENTIALS', message: 'The password is incorrect.', field: ['password'] }] };
   }
-  return deleteEverything(scope, user.id);
+  return deleteEverything(scope, viewer.user.id);
 }
 
 /** `deleteUser`: an admin deletes any user, as `deleteAccount` would. */

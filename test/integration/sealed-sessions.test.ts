@@ -55,6 +55,14 @@ describe.runIf(redisUrl)('the sealed session cache in Redis', () => {
         expect(payload).not.toContain(secret);
       }
       expect(sessionSql(await t.countStatements(() => viewerOf(t, user)))).toEqual([]);
+
+      // The user's own entry is sealed too, and no cached value holds a password hash.
+      const [loaded] = await t.app.deps.sources.users.load([user.id], t.app.deps.cache.log.position());
+      expect(loaded).toMatchObject({ id: user.id, email: user.email });
+      expect(JSON.stringify(loaded)).not.toContain('scrypt');
+      const userEntry = (await redis.get(`${t.app.deps.config.REDIS_KEY_PREFIX}user:${user.id}`))!;
+      expect(userEntry).toMatch(/^1\|v\|\d+\|\d+\|"[A-Za-z0-9_-]+"$/);
+      expect(userEntry).not.toContain(user.email);
     });
 
     it('counts a value with one byte flipped as a miss, answers from PostgreSQL and rewrites it', async () => {

@@ -33,7 +33,7 @@ export async function findSessionsByTokenHashes(
 ): Promise<Array<{ session: SessionRow; user: UserRow }>> {
   const rows = await db.query<SessionRow & { user: UserRow }>(
     `SELECT ${COLUMNS},
-       json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'passwordHash', u.password_hash,
+       json_build_object('id', u.id, 'email', u.email, 'name', u.name,
          'role', u.role, 'tier', u.tier, 'version', u.version,
          'createdAt', u.created_at, 'updatedAt', u.updated_at) AS "user"
      FROM sessions s JOIN users u ON u.id = s.user_id

@@ -4,22 +4,34 @@ import type { UserRow } from '../rows.js';
 import { changeJson, entityJson, recordChange, RECORDED, recordedChangeOf, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 import { endedSessionJson } from './sessions.js';
 
-const COLUMNS = `id, email, name, password_hash AS "passwordHash", role, tier, version,
+const COLUMNS = `id, email, name, role, tier, version,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export function findUsersByIds(db: Queryable, ids: readonly string[]): Promise<UserRow[]> {
   return db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::text[])`, [ids]);
 }
 
-export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | null> {
-  const rows = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
-  return rows[0] ?? null;
+/** The user with this email (any letter case) and their password hash, for checking a password; null when none. */
+export async function findCredentialsByEmail(db: Queryable, email: string): Promise<{ user: UserRow; passwordHash: string } | null> {
+  const rows = await db.query<UserRow & { passwordHash: string }>(
+    `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,
+    [email],
+  );
+  if (!rows[0]) return null;
+  const { passwordHash, ...user } = rows[0];
+  return { user, passwordHash };
+}
+
+/** The stored password hash of a user; null for an unknown id. */
+export async function findPasswordHash(db: Queryable, id: string): Promise<string | null> {
+  const rows = await db.query<{ passwordHash: string }>('SELECT password_hash AS "passwordHash" FROM users WHERE id = $1', [id]);
+  return rows[0]?.passwordHash ?? null;
 }
 
 /** Inserts the user, or returns null when the email is already taken (any letter case). */
 export async function insertUser(
   db: Queryable,
-  user: Pick<UserRow, 'id' | 'email' | 'name' | 'passwordHash' | 'createdAt'>,
+  user: Pick<UserRow, 'id' | 'email' | 'name' | 'createdAt'> & { passwordHash: string },
 ): Promise<UserRow | null> {
   const rows = await db.query<UserRow>(
     `INSERT INTO users (id, email, name, password_hash, created_at, updated_at)
