@@ -144,4 +144,14 @@ describe.each(backends())('auth on %s', (backend) => {
     expect(await touches()).toBe(1);
     expect(await touches()).toBe(0);
   });
+
+  it('authenticates 100 requests after login with no SQL for auth, from the cache', async () => {
+    const user = await t.newUser();
+    const token = await t.login(user);
+    await t.gql(VIEWER, {}, { token });
+    const statements = await t.countStatements(async () => {
+      for (let i = 0; i < 100; i++) expect((await t.gql(VIEWER, {}, { token })).data.viewer.id).toBe(user.id);
+    });
+    expect(statements.filter((sql) => /\b(sessions|users)\b/.test(sql))).toEqual([]);
+  });
 });
