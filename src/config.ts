@@ -181,6 +181,8 @@ const limits = z.object({
 const auth = z.object({
   /** Sliding lifetime of a login session, in seconds. Default: 1800 (30 minutes). */
   SESSION_TTL_SECONDS: positiveInt.default(1_800),
+  /** Most API keys a user may hold that are neither revoked nor expired. Default: 100. */
+  API_KEYS_MAX_PER_USER: positiveInt.default(100),
 });
 
 const relevance = z.object({

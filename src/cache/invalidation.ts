@@ -37,7 +37,7 @@ export function gone(key: string, version: number, now: Date, ttlMs = TOMBSTONE_
  * a context depends on its name and description and carries no context id of its own, so a
  * context edit drops every cached score (context edits are rare).
  */
-export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessionTtlMs: number): Invalidation {
+export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessionTtlMs: number, apiKeyTtlMs: number): Invalidation {
   const writes: CacheWrite[] = [];
   const tags: string[] = [];
   const entity = (key: string, version: number, isGone: boolean) => writes.push(isGone ? gone(key, version, now) : stale(key, version, now));
@@ -84,6 +84,8 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       if (change.session) writes.push(gone(keys.session(change.session.tokenHash), Number.MAX_SAFE_INTEGER, now, sessionTtlMs));
       break;
   }
+  // Highest version, as for an ended session: no copy read before the revocation comes back.
+  for (const apiKey of change.apiKeys) writes.push(gone(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now, apiKeyTtlMs));
   return { writes, tags };
 }
 

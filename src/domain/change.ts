@@ -7,6 +7,7 @@ export const CHANGE_REASONS = [
   'CONTEXT_UPDATED',
   'CONTEXT_DELETED',
   'SESSION_ENDED',
+  'API_KEY_REVOKED',
 ] as const;
 
 export type ChangeReason = (typeof CHANGE_REASONS)[number];
@@ -35,6 +36,8 @@ export interface Change {
   context: ChangedEntity | null;
   /** A session that ended, by the hash of its token (the key it is cached under). */
   session: { id: string; tokenHash: string } | null;
+  /** API keys that stopped working, by the hash of their token (the key each is cached under). */
+  apiKeys: Array<{ id: string; secretHash: string }>;
 }
 
 /** A write's change and its row in the outbox, as the repositories return them. */

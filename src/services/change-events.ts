@@ -6,6 +6,7 @@ import type { EntityRef, RecallEventBody } from '../events/recall-event.js';
 function entitiesOf(change: Change): EntityRef[] {
   const memories = change.memories.map(({ id }) => ({ typename: 'Memory', id }));
   if (change.session) return [{ typename: 'Session', id: change.session.id }];
+  if (change.apiKeys.length > 0) return change.apiKeys.map(({ id }) => ({ typename: 'ApiKey', id }));
   if (change.context) return [{ typename: 'Context', id: change.context.id }, ...memories];
   return [...memories, ...(change.contextId ? [{ typename: 'Context', id: change.contextId }] : [])];
 }

@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { spenderOf } from '../../src/admission/admission.js';
 import { addressIdentity, clientIp } from '../../src/admission/client-ip.js';
+import type { ApiKeyRow, SessionRow, UserRow } from '../../src/db/rows.js';
+import { apiKeyViewer, sessionViewer } from '../../src/request-scope.js';
 
 describe('who spends', () => {
   it('counts users by id with their tier, anonymous callers by address, and admins not at all', () => {
-    const user = { user: { id: 'usr_1', role: 'USER', tier: 'PRO' }, session: {} };
-    const admin = { user: { id: 'usr_2', role: 'ADMIN', tier: 'FREE' }, session: {} };
-    expect(spenderOf(user as never, '10.0.0.1')).toEqual({ userId: 'usr_1', tier: 'PRO' });
-    expect(spenderOf(admin as never, '10.0.0.1')).toBeNull();
+    const user = sessionViewer({ id: 'usr_1', role: 'USER', tier: 'PRO' } as UserRow, {} as SessionRow);
+    const admin = sessionViewer({ id: 'usr_2', role: 'ADMIN', tier: 'FREE' } as UserRow, {} as SessionRow);
+    expect(spenderOf(user, '10.0.0.1')).toEqual({ userId: 'usr_1', tier: 'PRO' });
+    expect(spenderOf(admin, '10.0.0.1')).toBeNull();
+    // An admin's key acts as an admin only with the ADMIN scope; without it, it spends the tier's budget.
+    expect(spenderOf(apiKeyViewer(admin.user, { scopes: ['ADMIN', 'MEMORY_READ'] } as ApiKeyRow), '10.0.0.1')).toBeNull();
+    expect(spenderOf(apiKeyViewer(admin.user, { scopes: ['MEMORY_READ'] } as ApiKeyRow), '10.0.0.1')).toEqual({ userId: 'usr_2', tier: 'FREE' });
     expect(spenderOf(null, '10.0.0.1')).toEqual({ ip: '10.0.0.1' });
     expect(spenderOf(null, null)).toEqual({ ip: 'unknown' });
   });

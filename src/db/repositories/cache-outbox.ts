@@ -16,6 +16,8 @@ const changeShape = z.object({
   memories: z.array(entity),
   context: entity.nullable(),
   session: z.object({ id: z.string(), tokenHash: z.string() }).nullable(),
+  // Absent from changes recorded before API keys existed.
+  apiKeys: z.array(z.object({ id: z.string(), secretHash: z.string() })).default([]),
 }) satisfies z.ZodType<Change>;
 
 /** A change as stored, checked: a row this release cannot read is reported, not replayed blindly. */
@@ -36,9 +38,11 @@ export function changeJson(parts: {
   memories?: string;
   context?: string;
   session?: string;
+  apiKeys?: string;
 }): string {
   return `jsonb_build_object('reason', '${parts.reason}', 'ownerId', ${parts.ownerId}, 'contextId', ${parts.contextId},
-    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'}, 'session', ${parts.session ?? 'NULL'})`;
+    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'}, 'session', ${parts.session ?? 'NULL'},
+    'apiKeys', ${parts.apiKeys ?? `'[]'::jsonb`})`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { SessionRow, UserRow } from '../rows.js';
+import { USER_JSON, userFromJson } from './users.js';
 import { changeJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
 const COLUMNS = `s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.created_at AS "createdAt",
@@ -32,18 +33,12 @@ export async function findSessionsByTokenHashes(
   tokenHashes: readonly string[],
 ): Promise<Array<{ session: SessionRow; user: UserRow }>> {
   const rows = await db.query<SessionRow & { user: UserRow }>(
-    `SELECT ${COLUMNS},
-       json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'passwordHash', u.password_hash,
-         'role', u.role, 'tier', u.tier, 'version', u.version,
-         'createdAt', u.created_at, 'updatedAt', u.updated_at) AS "user"
+    `SELECT ${COLUMNS}, ${USER_JSON} AS "user"
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = ANY($1::text[])`,
     [tokenHashes],
   );
-  return rows.map(({ user, ...session }) => ({
-    session,
-    user: { ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) },
-  }));
+  return rows.map(({ user, ...session }) => ({ session, user: userFromJson(user) }));
 }
 
 /** Slides the expiry forward from `seenAt`. */

@@ -4,6 +4,13 @@ import type { UserRow } from '../rows.js';
 const COLUMNS = `id, email, name, password_hash AS "passwordHash", role, tier, version,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
+/** The user `u` as one JSON column, for reads that join a credential to its user. */
+export const USER_JSON = `json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'passwordHash', u.password_hash,
+  'role', u.role, 'tier', u.tier, 'version', u.version, 'createdAt', u.created_at, 'updatedAt', u.updated_at)`;
+
+/** A user read through USER_JSON, with its dates as dates. */
+export const userFromJson = (user: UserRow): UserRow => ({ ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) });
+
 export function findUsersByIds(db: Queryable, ids: readonly string[]): Promise<UserRow[]> {
   return db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::text[])`, [ids]);
 }
