@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
 import type { Redis } from 'ioredis';
@@ -63,12 +63,13 @@ export interface TestAppOptions {
   wrapDatabase?: (db: Database) => Database;
   /** Receives the cache's Redis connections by name (`cache`, `invalidations`), e.g. to hold one back. */
   redisClients?: Map<string, Redis>;
+  /** Where the app logs. Default: nowhere. */
+  logger?: Logger;
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients } = options;
+  const { env = {}, redisUrl, database: shared, wrapDatabase = (db: Database) => db, redisClients, logger = pino({ level: 'silent' }) } = options;
   const database = shared ?? (await createTestDatabase(backend, env));
-  const logger = pino({ level: 'silent' });
   // A shared database was made with another app's environment: this one's is laid over it.
   const config = redisUrl
     ? loadConfig({ ...configEnv(database.config), ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: env['REDIS_KEY_PREFIX'] ?? `recall-test:${randomBytes(6).toString('hex')}:` })

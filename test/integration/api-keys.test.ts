@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
@@ -104,6 +105,29 @@ describe.each(deployments())('API keys ($name)', ({ backend, redisUrl }) => {
     expect((await t.gql(ADD, { c: contextId }, { token: writer.token })).data.addMemories.memories).toHaveLength(1);
   });
 
+  it('refuses a subscription to a key without MEMORY_READ before it starts, and lets one with it subscribe', async () => {
+    const user = await t.newUser();
+    const subscribe = (token: string) =>
+      t.app.yoga.fetch('http://recall.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'subscription { cacheInvalidated { reason } }' }),
+      });
+    const refused = await subscribe((await newKey(t, user, ['MEMORY_WRITE'])).token);
+    // The stream carries the one error, then ends.
+    const text = await refused.text();
+    expect(text).toMatch(/"code":"FORBIDDEN"/);
+    expect(text).toMatch(/MEMORY_READ/);
+
+    const allowed = await subscribe((await newKey(t, user, ['MEMORY_READ'])).token);
+    expect(allowed.status).toBe(200);
+    const reader = allowed.body!.getReader();
+    await t.gql('mutation { createContext(input: { name: "seen" }) { context { id } } }', {}, { token: user.token });
+    let received = '';
+    while (!received.includes('CONTEXT_CREATED')) received += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+  });
+
   it('never serves a response cached for the session to a key lacking a scope', async () => {
     const user = await t.newUser();
     const { memoryIds } = await t.newMemories(user, ['private']);
@@ -189,6 +213,38 @@ describe.each(deployments())('API keys ($name)', ({ backend, redisUrl }) => {
     const result = await t.gql('mutation { logout { sessionId errors { code message } } }', {}, { token });
     expect(result.data.logout).toEqual({ sessionId: null, errors: [{ code: 'FORBIDDEN', message: expect.stringMatching(/revokeApiKey/) }] });
     expect((await t.gql(VIEWER, {}, { token })).data.viewer.id).toBe(user.id);
+  });
+});
+
+describe('the access log', () => {
+  it("names a request's API key by its prefix, and never holds the token", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const t = await createTestApp(backends()[0]!, { logger });
+    try {
+      const user = await t.newUser();
+      const { memoryIds } = await t.newMemories(user, ['logged']);
+      const { token, apiKey } = await newKey(t, user, ['MEMORY_READ']);
+      const url = await listen(t);
+      // Through yoga, then twice over HTTP: the second is answered by the cached-hit front.
+      await t.gql(READ, { id: memoryIds[0] }, { token });
+      for (let i = 0; i < 2; i++) {
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: READ, variables: { id: memoryIds[0] } }),
+        });
+      }
+      const requests = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry['msg'] === 'request');
+      const withKey = requests.filter((entry) => entry['apiKey'] === apiKey.prefix);
+      expect(withKey.length).toBe(3);
+      expect(withKey.some((entry) => entry['front'] === true)).toBe(true);
+      expect(lines.join('\n')).not.toContain(token.slice(16));
+      expect(lines.join('\n')).not.toContain(user.token.slice(4));
+    } finally {
+      t.app.server.closeAllConnections();
+      await t.close();
+    }
   });
 });
 
