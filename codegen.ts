@@ -17,6 +17,7 @@ const config: CodegenConfig = {
         mappers: {
           User: '../db/rows.js#UserRow',
           Session: '../db/rows.js#SessionRow',
+          ApiKey: '../db/rows.js#ApiKeyRow',
           Context: '../db/rows.js#ContextRow',
           Memory: '../db/rows.js#MemoryRow',
           MemoryEvent: '../db/rows.js#MemoryEventRow',

@@ -32,7 +32,7 @@ export function createNullCache(prefix: string): Cache {
     persistedQueries: { get: async () => null, set: async () => undefined },
     // Loads in flight are never shared: each request pays for its own.
     inflight: { join: () => undefined, start: () => undefined, finish: () => undefined, clear: () => undefined },
-    invalidationOf: (change) => invalidationOf(change, keys, new Date(), 0),
+    invalidationOf: (change) => invalidationOf(change, keys, new Date(), 0, 0),
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
     health: async () => ({ status: 'disabled' }),

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { apiKeyResolvers } from './api-key.js';
 import { contextResolvers } from './context.js';
 import { memoryResolvers } from './memory.js';
 import { nodeResolvers } from './node.js';
@@ -14,6 +15,7 @@ export const resolvers: Resolvers[] = [
   scalarResolvers,
   userResolvers,
   sessionResolvers,
+  apiKeyResolvers,
   contextResolvers,
   memoryResolvers,
   relevanceResolvers,

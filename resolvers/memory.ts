@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { clientError } from '../src/errors.js';
 import { pageSize } from '../src/pagination.js';
+import { isAdmin } from '../src/request-scope.js';
 import { requireViewer } from '../src/services/access.js';
 import { addMemories, deleteMemory, getMemory, updateMemory } from '../src/services/memories.js';
 
@@ -32,7 +33,7 @@ export const memoryResolvers: Resolvers = {
     // Users see themselves as actors; who else wrote (an admin, say) is for admins to see.
     actor: (event, _args, ctx) => {
       const viewer = requireViewer(ctx);
-      if (!event.actorId || (event.actorId !== viewer.user.id && viewer.user.role !== 'ADMIN')) return null;
+      if (!event.actorId || (event.actorId !== viewer.user.id && !isAdmin(viewer))) return null;
       return ctx.loaders.user.load(event.actorId);
     },
   },

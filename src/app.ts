@@ -6,9 +6,11 @@ import { Registry } from 'prom-client';
 import { resolvers } from '../resolvers/index.js';
 import { createAdmission } from './admission/admission.js';
 import { guardLimitedFields } from './admission/field-limit-guard.js';
+import { guardScopedFields } from './admission/scope-guard.js';
 import { readFieldLimits, type FieldLimitOverride } from './admission/field-limits.js';
 import { createAuthenticator } from './admission/auth-strategy.js';
 import { sessionTokenStrategy } from './admission/session-token-strategy.js';
+import { apiKeyStrategy } from './admission/api-key-strategy.js';
 import type { AppDeps } from './app-deps.js';
 import { resolveSessionSecrets } from './auth/session-secret.js';
 import { createMemoryCache, type Cache } from './cache/cache.js';
@@ -118,6 +120,7 @@ export function createApp(options: AppOptions): App {
   const sources = createCachedSources({ config, db, clock, logger, cache, sealer });
   const authenticate = createAuthenticator([
     sessionTokenStrategy({ sessions: sources.sessions, db, clock, sessionTtlSeconds: config.SESSION_TTL_SECONDS }),
+    apiKeyStrategy({ apiKeys: sources.apiKeys, db, clock }),
   ]);
   const schema = createSchema<GraphQLContext>({
     typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)),
@@ -125,6 +128,7 @@ export function createApp(options: AppOptions): App {
   });
   const fieldLimits = readFieldLimits(schema, fieldLimitOverrides(config));
   guardLimitedFields(schema, fieldLimits, (context) => (context as GraphQLContext).allowances);
+  guardScopedFields(schema, (context) => (context as GraphQLContext).viewer);
   const accessRecorder = createAccessRecorder({ db, clock, logger, flushIntervalMs: config.ACCESS_FLUSH_INTERVAL_MS });
   const deps: AppDeps = {
     config,

@@ -228,6 +228,8 @@ const auth = z.object({
     .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
     .pipe(z.array(sessionSecret))
     .default([]),
+  /** Most API keys a user may hold that are neither revoked nor expired. Default: 100. */
+  API_KEYS_MAX_PER_USER: positiveInt.default(100),
 });
 
 const relevance = z.object({

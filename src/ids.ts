@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32: sorts as it reads
 
-export type IdKind = 'usr' | 'ses' | 'ctx' | 'mem' | 'evt';
+export type IdKind = 'usr' | 'ses' | 'ctx' | 'mem' | 'evt' | 'key';
 
 /**
  * Makes ids like `mem_01JD3…`: a kind prefix, 48 bits of milliseconds and 80 random bits.
@@ -25,7 +25,7 @@ export function createIdGenerator(now: () => number) {
   };
 }
 
-const ID_SHAPE = /^(usr|ses|ctx|mem|evt)_[0-9A-HJKMNP-TV-Z]{26}$/;
+const ID_SHAPE = /^(usr|ses|ctx|mem|evt|key)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Whether `value` could be an id of this kind; anything else is unknown without asking the database. */
 export function isId(value: string, kind: IdKind): boolean {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { InvalidationLog } from '../cache/invalidation-log.js';
 import type { ReadPosition } from '../cache/store.js';
 import type { BudgetDecision, RateLimiter, Spender } from '../rate-limit/rate-limiter.js';
-import type { Viewer } from '../request-scope.js';
+import { isAdmin, type Viewer } from '../request-scope.js';
 import type { Authenticate } from './auth-strategy.js';
 import { addressIdentity, clientIp } from './client-ip.js';
 import { createFieldAllowances, type FieldAllowances } from './field-allowances.js';
@@ -41,9 +41,9 @@ export type Admission = { admitted: Admitted; refusal?: undefined } | { refusal:
  */
 export type PreparedOperation = { cost: OperationCost; refusal?: undefined } | { refusal: Refusal; cost?: undefined };
 
-/** Admins are not limited; users spend their tier's budget; anonymous callers their address's. */
+/** Admins are not limited; users (and their API keys) spend their tier's budget; anonymous callers their address's. */
 export function spenderOf(viewer: Viewer | null, ip: string | null): Spender | null {
-  if (viewer) return viewer.user.role === 'ADMIN' ? null : { userId: viewer.user.id, tier: viewer.user.tier };
+  if (viewer) return isAdmin(viewer) ? null : { userId: viewer.user.id, tier: viewer.user.tier };
   return { ip: addressIdentity(ip) };
 }
 

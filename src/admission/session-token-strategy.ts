@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import { touchSession } from '../db/repositories/sessions.js';
 import type { CachedSources } from '../loaders/cached-sources.js';
+import { sessionViewer } from '../request-scope.js';
 import type { AuthStrategy } from './auth-strategy.js';
 import { invalidCredential } from './refusal.js';
 
@@ -27,12 +28,12 @@ export function sessionTokenStrategy(options: {
       if (!found || found.session.revokedAt !== null || found.session.expiresAt <= now) throw invalidCredential();
 
       const { session, user } = found;
-      if (now.getTime() - session.lastSeenAt.getTime() < TOUCH_INTERVAL_MS) return { user, session };
+      if (now.getTime() - session.lastSeenAt.getTime() < TOUCH_INTERVAL_MS) return sessionViewer(user, session);
       const expiresAt = sessionExpiryFrom(now, options.sessionTtlSeconds);
       await touchSession(options.db, session.id, now, expiresAt);
       const touched = { user, session: { ...session, lastSeenAt: now, expiresAt } };
       await options.sessions.remember(tokenHash, touched, read);
-      return touched;
+      return sessionViewer(user, touched.session);
     },
   };
 }

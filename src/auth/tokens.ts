@@ -12,6 +12,27 @@ export function isSessionTokenShaped(token: string): boolean {
   return SESSION_TOKEN.test(token);
 }
 
+/** Lower-case Crockford base32: no `_`, so a token's prefix ends where its first `_` after `rk_` is. */
+const PREFIX_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const API_KEY_PREFIX_LENGTH = 12;
+const API_KEY_TOKEN = /^rk_([0-9a-hjkmnp-tv-z]{12})_[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A new API key token, `rk_<prefix>_<secret>`: the prefix (60 random bits) names the key in lists
+ * and logs, the secret is 256 random bits. Returned to its owner once; only its hash is kept.
+ */
+export function newApiKeyToken(): { token: string; prefix: string } {
+  const bytes = randomBytes(API_KEY_PREFIX_LENGTH);
+  let prefix = '';
+  for (const byte of bytes) prefix += PREFIX_ALPHABET[byte & 31];
+  return { token: `rk_${prefix}_${randomBytes(32).toString('base64url')}`, prefix };
+}
+
+/** The prefix of a token shaped like an API key; null for anything else. */
+export function apiKeyPrefixOf(token: string): string | null {
+  return API_KEY_TOKEN.exec(token)?.[1] ?? null;
+}
+
 /** Only this digest is stored, so a database leak yields no usable token. */
 export function hashToken(token: string): string {
   return hash('sha256', token, 'hex');

@@ -94,7 +94,7 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
     log,
     persistedQueries: createMemoryPersistedQueryStore(persistedQueryLimits(config)),
     inflight,
-    invalidationOf: (change) => invalidationOf(change, keys, clock.now(), config.CACHE_TTL_SESSION_SECONDS * 1000),
+    invalidationOf: (change) => invalidationOf(change, keys, clock.now(), config.CACHE_TTL_SESSION_SECONDS * 1000, config.CACHE_TTL_DEFAULT_SECONDS * 1000),
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
     health: async () => ({ status: 'disabled' }),
@@ -125,7 +125,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
   const responseL1 =
     config.RESPONSE_CACHE_L1_MAX_ENTRIES > 0 ? createMemoryResponseStore({ maxEntries: config.RESPONSE_CACHE_L1_MAX_ENTRIES, clock }) : null;
   const sessionTtlMs = config.CACHE_TTL_SESSION_SECONDS * 1000;
-  const derive = (change: Change) => invalidationOf(change, keys, clock.now(), sessionTtlMs);
+  const derive = (change: Change) => invalidationOf(change, keys, clock.now(), sessionTtlMs, config.CACHE_TTL_DEFAULT_SECONDS * 1000);
 
   const applyLocally = (invalidation: Invalidation, position: number) => {
     l1?.invalidate(invalidation.writes, position);

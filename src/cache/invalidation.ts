@@ -37,7 +37,7 @@ export function gone(key: string, version: number, now: Date, ttlMs = TOMBSTONE_
  * a context depends on its name and description and carries no context id of its own, so a
  * context edit drops every cached score (context edits are rare).
  */
-export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessionTtlMs: number): Invalidation {
+export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessionTtlMs: number, apiKeyTtlMs: number): Invalidation {
   const writes: CacheWrite[] = [];
   const tags: string[] = [];
   const entity = (key: string, version: number, isGone: boolean) => writes.push(isGone ? gone(key, version, now) : stale(key, version, now));
@@ -60,9 +60,10 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
     }
   };
 
-  const endedSessions = () => {
-    // The highest version there is: no later copy of a session can win over its end.
+  const endedCredentials = () => {
+    // The highest version there is: no copy of a session or key read before its end comes back.
     for (const session of change.sessions) writes.push(gone(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now, sessionTtlMs));
+    for (const apiKey of change.apiKeys) writes.push(gone(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now, apiKeyTtlMs));
   };
 
   switch (change.reason) {
@@ -85,16 +86,18 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       context(true);
       break;
     case 'SESSION_ENDED':
-      endedSessions();
+    case 'API_KEY_REVOKED':
+      endedCredentials();
       break;
     case 'USER_UPDATED':
-      // Cached sessions carry the user's row: drop them, without ending them.
+      // Cached sessions and keys carry the user's row: drop them, without ending them.
       for (const session of change.sessions) writes.push(stale(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now));
+      for (const apiKey of change.apiKeys) writes.push(stale(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now));
       if (change.user) entity(keys.user(change.user.id), change.user.version, false);
       tags.push(entityTag('User', change.ownerId));
       break;
     case 'USER_DELETED':
-      endedSessions();
+      endedCredentials();
       if (change.user) entity(keys.user(change.user.id), change.user.version, true);
       tags.push(entityTag('User', change.ownerId), contextListTag(change.ownerId));
       break;

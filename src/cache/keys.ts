@@ -1,5 +1,5 @@
 /** The kinds of cached entities; metrics and TTLs are kept per kind. */
-export type CacheKind = 'memory' | 'score' | 'session' | 'user' | 'context';
+export type CacheKind = 'memory' | 'score' | 'session' | 'user' | 'context' | 'apikey';
 
 /** Sub-prefixes of the keys that hold cached data: what a cold start (regeneration) drops. */
 const CACHE_DATA = ['memory:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'entity-pos:', 'response:', 'response-tag:', 'response-pos:'];

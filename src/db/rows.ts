@@ -1,4 +1,4 @@
-import type { MemoryEventType, MemoryKind, Role, Tier } from '../domain/enums.js';
+import type { ApiKeyScope, MemoryEventType, MemoryKind, Role, Tier } from '../domain/enums.js';
 
 /** Rows as repositories return them (camel-cased by the SELECT aliases). */
 
@@ -24,6 +24,21 @@ export interface SessionRow {
   revokedAt: Date | null;
   userAgent: string | null;
   ip: string | null;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  userId: string;
+  name: string;
+  /** Names the key in lists and logs; the token is `rk_<prefix>_<secret>`. */
+  prefix: string;
+  /** sha256 of the whole token: the token itself is never stored. */
+  secretHash: string;
+  scopes: ApiKeyScope[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
 }
 
 export interface ContextRow {

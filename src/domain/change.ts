@@ -9,6 +9,7 @@ export const CHANGE_REASONS = [
   'SESSION_ENDED',
   'USER_UPDATED',
   'USER_DELETED',
+  'API_KEY_REVOKED',
 ] as const;
 
 export type ChangeReason = (typeof CHANGE_REASONS)[number];
@@ -44,6 +45,8 @@ export interface Change {
   sessions: EndedSession[];
   /** The user, when the change wrote (USER_UPDATED) or removed (USER_DELETED) their row. */
   user: ChangedEntity | null;
+  /** API keys that stopped working, by the hash of their token (the key each is cached under). */
+  apiKeys: Array<{ id: string; secretHash: string }>;
 }
 
 /** A write's change and its row in the outbox, as the repositories return them. */

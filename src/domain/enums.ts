@@ -12,3 +12,8 @@ export type Tier = 'FREE' | 'PRO';
 export type MemoryKind = 'FACT' | 'PREFERENCE' | 'EVENT' | 'INSTRUCTION' | 'SUMMARY' | 'NOTE';
 
 export type MemoryEventType = 'ADDED' | 'UPDATED' | 'DELETED';
+
+/** What an API key may do: read memories and contexts, write them, manage keys and sessions (and act as an admin, if its user is one). */
+export type ApiKeyScope = 'MEMORY_READ' | 'MEMORY_WRITE' | 'ADMIN';
+
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['MEMORY_READ', 'MEMORY_WRITE', 'ADMIN'];

@@ -9,9 +9,11 @@ export interface AccessLogEntry {
   startedAt: number;
   /** Answered by the cached-hit front, before the GraphQL pipeline. */
   front?: boolean;
+  /** The prefix of the API key the request was admitted with: it names the key, and reveals nothing of its secret. */
+  apiKey?: string | undefined;
 }
 
-/** One info line per request, whichever path answered it: operation, status and duration; never headers or variables. */
+/** One info line per request, whichever path answered it: operation, status, duration and the API key's prefix; never headers, tokens or variables. */
 export function logRequest(logger: Logger, entry: AccessLogEntry): void {
   logger.info(
     {
@@ -21,6 +23,7 @@ export function logRequest(logger: Logger, entry: AccessLogEntry): void {
       status: entry.status,
       durationMs: Math.round((performance.now() - entry.startedAt) * 100) / 100,
       ...(entry.front ? { front: true } : {}),
+      ...(entry.apiKey ? { apiKey: entry.apiKey } : {}),
     },
     'request',
   );

@@ -7,6 +7,7 @@ import type { PersistedQueryStore } from '../cache/persisted-query-store.js';
 import type { ResponseStore } from '../cache/response-store.js';
 import { requestedHash } from '../plugins/use-persisted-queries.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
+import { isAdmin, responseCacheIdentity, type Viewer } from '../request-scope.js';
 import { logRequest } from './access-log.js';
 import {
   CACHE_DEBUG_HEADER,
@@ -140,7 +141,7 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     );
     if (admission.refusal) {
       const reply = refusalReply(admission.refusal, req.headers.accept);
-      return send(res, reply.status, reply.headers, reply.body, startedAt, undefined);
+      return send(res, reply.status, reply.headers, reply.body, startedAt, undefined, null);
     }
     const admitted = admission.admitted;
     // yoga answers what this does not, with this admission (the budget is spent once).
@@ -152,10 +153,11 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     // Anonymous callers see nothing that is cached, and a refused call must be answered null.
     if (!viewer || admitted.allowances?.refusedSome) return toYoga();
 
-    const memo = `${viewer.user.id}\n${req.method} ${source}`;
+    const identity = responseCacheIdentity(viewer);
+    const memo = `${identity}\n${req.method} ${source}`;
     let known = keys.get(memo);
     if (!known) {
-      known = { key: responseCacheKey({ ...operation, sessionId: viewer.user.id }), operationName: operation.operationName ?? undefined };
+      known = { key: responseCacheKey({ ...operation, sessionId: identity }), operationName: operation.operationName ?? undefined };
       if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
     }
     const hit = await responses.get(known.key, admitted.read);
@@ -168,12 +170,12 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     const headers = resultHeaders({ etag: hit.etag, kept: true, budget: admitted.budget });
     if (matchesIfNoneMatch(req.headers['if-none-match'], hit.etag)) {
       hits.notModified.inc();
-      return send(res, 304, headers, '', startedAt, known.operationName);
+      return send(res, 304, headers, '', startedAt, known.operationName, viewer);
     }
     hits.ok.inc();
     const debug = showsCacheDebug({
       development: options.development,
-      isAdmin: viewer.user.role === 'ADMIN',
+      isAdmin: isAdmin(viewer),
       debugHeader: header(req, CACHE_DEBUG_HEADER),
     });
     const extensions = replyExtensions(admitted.budget);
@@ -181,12 +183,20 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
       ? resultBody(hit.result, { ...extensions, ...cacheDebugExtension(true, hit.maxAgeSeconds) })
       : withExtensions(encodedBody(hit.result), extensions);
     headers['Content-Type'] = `${mediaType}; charset=utf-8`;
-    send(res, 200, headers, body, startedAt, known.operationName);
+    send(res, 200, headers, body, startedAt, known.operationName, viewer);
   }
 
-  function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer, startedAt: number, operationName: string | undefined) {
+  function send(
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    body: string | Buffer,
+    startedAt: number,
+    operationName: string | undefined,
+    viewer: Viewer | null,
+  ) {
     res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body);
-    logRequest(logger, { method: res.req.method ?? 'GET', path: endpoint, operationName, status, startedAt, front: true });
+    logRequest(logger, { method: res.req.method ?? 'GET', path: endpoint, operationName, status, startedAt, front: true, apiKey: viewer?.apiKey?.prefix });
   }
 
   return (req, res) => {

@@ -47,7 +47,7 @@ export interface ResponseKeyParams {
   documentString: string;
   variableValues?: Record<string, unknown> | null | undefined;
   operationName?: string | null | undefined;
-  /** The viewer's user id: responses are private to their viewer. */
+  /** The viewer's `responseCacheIdentity`: responses are private to their viewer. */
   sessionId: string;
 }
 
@@ -64,8 +64,8 @@ export function responseCacheKey(params: ResponseKeyParams): string {
  * A strong validator of a result for one viewer: a quoted hash of the viewer and the data. The
  * same data for another viewer has another ETag, so another's never earns a 304.
  */
-export function etagOf(viewerId: string, data: unknown): string {
-  return `"${hash('sha256', `${viewerId}\n${JSON.stringify(data)}`, 'base64url').slice(0, 27)}"`;
+export function etagOf(viewerIdentity: string, data: unknown): string {
+  return `"${hash('sha256', `${viewerIdentity}\n${JSON.stringify(data)}`, 'base64url').slice(0, 27)}"`;
 }
 
 /** RFC 9110 If-None-Match: `*`, or a list of entity tags compared weakly (a `W/` prefix is ignored). */

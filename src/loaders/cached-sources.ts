@@ -6,7 +6,8 @@ import { byId, groupBy } from '../collections.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import type { ContextRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import type { ApiKeyRow, ContextRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import { findApiKeysBySecretHashes } from '../db/repositories/api-keys.js';
 import { findContextsByIds } from '../db/repositories/contexts.js';
 import { findMemoriesByIds } from '../db/repositories/memories.js';
 import { scoreAgainstContexts } from '../db/repositories/relevance.js';
@@ -26,6 +27,11 @@ export interface ScoreKey {
 
 export interface SessionWithUser {
   session: SessionRow;
+  user: UserRow;
+}
+
+export interface ApiKeyWithUser {
+  apiKey: ApiKeyRow;
   user: UserRow;
 }
 
@@ -90,6 +96,20 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     notFoundTtlMs,
   });
 
+  const apiKeys = createCacheAside<string, ApiKeyWithUser>(cache, clock, logger, {
+    kind: 'apikey',
+    keyOf: keys.apiKey,
+    load: async (hashes) => {
+      const found = new Map((await findApiKeysBySecretHashes(db, hashes)).map((row) => [row.apiKey.secretHash, row]));
+      return hashes.map((hash) => found.get(hash) ?? null);
+    },
+    // Each write-back of last_used_at makes a newer copy.
+    versionOf: ({ apiKey }) => (apiKey.lastUsedAt ?? apiKey.createdAt).getTime(),
+    ttlMs: ({ apiKey }) => Math.min(defaultTtlMs, apiKey.expiresAt ? apiKey.expiresAt.getTime() - clock.now().getTime() : Infinity),
+    notFoundTtlMs,
+    sealer: deps.sealer,
+  });
+
   const scoreTtlMs = config.CACHE_TTL_SCORE_SECONDS * 1000;
   const scores = createCacheAside<ScoreKey, RelevanceScoreModel>(cache, clock, logger, {
     kind: 'score',
@@ -133,7 +153,7 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     notFoundTtlMs,
   });
 
-  return { users, contexts, memories, sessions, scores };
+  return { users, contexts, memories, sessions, apiKeys, scores };
 }
 
 export type CachedSources = ReturnType<typeof createCachedSources>;

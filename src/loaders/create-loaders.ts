@@ -4,6 +4,7 @@ import type { MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { findEventsByIds, findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
 import { pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
 import { findSessionsByIds } from '../db/repositories/sessions.js';
+import { findApiKeysByIds } from '../db/repositories/api-keys.js';
 import type { AppDeps } from '../app-deps.js';
 import type { ReadPosition } from '../cache/store.js';
 import type { Viewer } from '../request-scope.js';
@@ -73,10 +74,12 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
     { ...options, cacheKeyFn: (key) => `${key.userId}:${key.contextId}:${key.memoryId}:${key.memoryVersion}:${key.contextVersion}` },
   );
 
-  // Read by id only through node(id): straight from PostgreSQL. A response showing a session is
-  // never cached, and events never change.
+  // Read by id only through node(id): straight from PostgreSQL. A response showing a session or
+  // an API key is never cached, and events never change.
   const session = new DataLoader(async (ids: readonly string[]) => byId(ids, await findSessionsByIds(db, ids)), options);
-  if (viewer) session.prime(viewer.session.id, viewer.session);
+  if (viewer?.session) session.prime(viewer.session.id, viewer.session);
+  const apiKey = new DataLoader(async (ids: readonly string[]) => byId(ids, await findApiKeysByIds(db, ids)), options);
+  if (viewer?.apiKey) apiKey.prime(viewer.apiKey.id, viewer.apiKey);
   const memoryEvent = new DataLoader(async (ids: readonly string[]) => byId(ids, await findEventsByIds(db, ids)), options);
 
   /** After a write to a memory: pages, history and scores that include it must be read again. */
@@ -94,6 +97,6 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
     relevance.clearAll();
   };
 
-  return { user, context, memory, memoryPage, memoryHistory, relevance, session, memoryEvent, forgetMemory, forgetContext };
+  return { user, context, memory, memoryPage, memoryHistory, relevance, session, apiKey, memoryEvent, forgetMemory, forgetContext };
 }
 

@@ -10,6 +10,7 @@ import { missedByFront } from '../http/cached-hit-front.js';
 import { etagOf, responseCacheKey } from '../http/reply.js';
 import { isWebSocketOperation } from '../http/websocket-transport.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
+import { responseCacheIdentity } from '../request-scope.js';
 
 export interface RecallResponseCacheOptions {
   enabled: boolean;
@@ -36,7 +37,8 @@ const outcomes = new WeakMap<object, ResponseCacheOutcome | Promise<ResponseCach
 export const responseCacheOutcome = (operation: object) => outcomes.get(operation);
 
 /**
- * Whole query responses, cached per viewer (the key names the admitted user, never an
+ * Whole query responses, cached per viewer (the key names the admitted user and, for an API key
+ * lacking a scope, its scopes: see responseCacheIdentity; never an
  * unchecked token). The lookup runs as soon as the parameters are known, so a hit skips parsing,
  * validation and execution. On a miss, envelop's plugin (@envelop/response-cache) executes with
  * the entity metadata it collects and the TTL @cacheControl gives; its store is a view of
@@ -57,7 +59,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
     set(id, data, entities, ttl) {
       const viewer = context.viewer!;
       const result = { data: data.data };
-      const etag = etagOf(viewer.user.id, result.data);
+      const etag = etagOf(responseCacheIdentity(viewer), result.data);
       // Past half the life of tag positions, a request's store could outlive the record it is guarded by.
       const recent = performance.now() - context.startedAt < POSITION_TTL_MS / 2;
       const stored = recent
@@ -86,7 +88,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
           documentString: params.query ?? '',
           variableValues: params.variables,
           operationName: params.operationName,
-          sessionId: viewer.user.id,
+          sessionId: responseCacheIdentity(viewer),
         });
         keys.set(context, key);
         // The cached-hit front has just looked this very request up, at the same position.
@@ -99,7 +101,10 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
       },
     },
     useResponseCache({
-      session: (context) => (context as GraphQLContext).viewer?.user.id ?? null,
+      session: (context) => {
+        const { viewer } = context as GraphQLContext;
+        return viewer ? responseCacheIdentity(viewer) : null;
+      },
       enabled: (context) => keys.has(context),
       buildResponseCacheKey: ({ context }) => keys.get(context as GraphQLContext)!,
       cache: (context) => viewOf(context as GraphQLContext),

@@ -8,6 +8,7 @@ import {
   resultHeaders,
   showsCacheDebug,
 } from '../http/reply.js';
+import { isAdmin } from '../request-scope.js';
 import { responseCacheOutcome } from './use-recall-response-cache.js';
 
 export interface ReplyPluginOptions {
@@ -45,7 +46,7 @@ export function useReply(options: ReplyPluginOptions): Plugin {
       replies.set(request, { headers: resultHeaders({ etag, kept: maxAgeSeconds !== null, budget: admitted.budget }), etag });
       const debug = showsCacheDebug({
         development: options.development,
-        isAdmin: admitted.viewer?.user.role === 'ADMIN',
+        isAdmin: admitted.viewer ? isAdmin(admitted.viewer) : false,
         debugHeader: request.headers.get(CACHE_DEBUG_HEADER),
       });
       const extensions = { ...result.extensions, ...replyExtensions(admitted.budget), ...(outcome && debug ? cacheDebugExtension(outcome.hit, maxAgeSeconds ?? 0) : {}) };

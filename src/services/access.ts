@@ -1,7 +1,7 @@
-import type { ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import type { ApiKeyRow, ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
 import { authenticationRequired } from '../errors.js';
 import { isId } from '../ids.js';
-import type { RequestScope, Viewer } from '../request-scope.js';
+import { isAdmin, type RequestScope, type Viewer } from '../request-scope.js';
 
 export function requireViewer(scope: Pick<RequestScope, 'viewer'>): Viewer {
   if (!scope.viewer) throw authenticationRequired();
@@ -10,7 +10,7 @@ export function requireViewer(scope: Pick<RequestScope, 'viewer'>): Viewer {
 
 /** Users reach only what they own; admins reach everything. */
 export function canAccess(viewer: Viewer, ownerId: string): boolean {
-  return viewer.user.id === ownerId || viewer.user.role === 'ADMIN';
+  return viewer.user.id === ownerId || isAdmin(viewer);
 }
 
 /**
@@ -46,6 +46,14 @@ export async function visibleSession(scope: RequestScope, id: string): Promise<S
   const row = await scope.loaders.session.load(id);
   const live = row && row.revokedAt === null && row.expiresAt > scope.deps.clock.now();
   return live && canAccess(viewer, row.userId) ? row : null;
+}
+
+/** The API key if the viewer may see it: a revoked one is gone, as an ended session is. */
+export async function visibleApiKey(scope: RequestScope, id: string): Promise<ApiKeyRow | null> {
+  const viewer = requireViewer(scope);
+  if (!isId(id, 'key')) return null;
+  const row = await scope.loaders.apiKey.load(id);
+  return row && canAccess(viewer, row.userId) ? row : null;
 }
 
 /** A write in the history of a memory if the viewer may see it (same path for unknown and foreign ids). */

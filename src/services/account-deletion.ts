@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { verifyPassword } from '../auth/passwords.js';
 import { deleteLockedContext, lockContextsOfOwner } from '../db/repositories/contexts.js';
-import { revokeSessionsOfUser } from '../db/repositories/sessions.js';
+import { endCredentialsOfUser } from '../db/repositories/sessions.js';
 import { deleteLockedUser, findPasswordHash, lockUser } from '../db/repositories/users.js';
 import type { RecordedChange } from '../domain/change.js';
 import { clientError, notFound, type UserError } from '../errors.js';
-import type { RequestScope } from '../request-scope.js';
+import { isAdmin, type RequestScope } from '../request-scope.js';
 import { parseInput } from '../validation.js';
 import { requireViewer } from './access.js';
 import { afterWrite } from './after-write.js';
@@ -31,7 +31,7 @@ export async function deleteAccount(scope: RequestScope, input: z.input<typeof d
 /** `deleteUser`: an admin deletes any user, as `deleteAccount` would. */
 export async function deleteUser(scope: RequestScope, input: z.input<typeof deleteUserInput>): Promise<Deleted> {
   const viewer = requireViewer(scope);
-  if (viewer.user.role !== 'ADMIN') throw clientError('FORBIDDEN', 'Only an admin may delete another user.');
+  if (!isAdmin(viewer)) throw clientError('FORBIDDEN', 'Only an admin may delete another user.');
   const parsed = parseInput(deleteUserInput, input);
   if (!parsed.ok) return { userId: null, errors: parsed.errors };
   return deleteEverything(scope, parsed.value.id);
@@ -39,7 +39,7 @@ export async function deleteUser(scope: RequestScope, input: z.input<typeof dele
 
 /**
  * Deletes the user and all they own in one transaction, then, before replying, takes every
- * cached copy of it off every instance: every live session is revoked first (its SESSION_ENDED
+ * cached copy of it off every instance: every live session and API key is revoked first (its SESSION_ENDED
  * event ends their subscriptions before they could hear of the rest), then each context (with
  * its memories) is deleted with its own recorded change, then the user. The user's row stays locked throughout, so no login or new
  * context slips in between. Last, the keys that name the user (scores, budgets, limits) are
@@ -51,7 +51,7 @@ async function deleteEverything(scope: RequestScope, userId: string): Promise<De
   const changes = await db.transaction(async (tx) => {
     if (!(await lockUser(tx, userId))) return null;
     const recorded: RecordedChange[] = [];
-    const ended = await revokeSessionsOfUser(tx, userId, null, at);
+    const ended = await endCredentialsOfUser(tx, userId, { keepSessionId: null, apiKeys: true }, at);
     if (ended) recorded.push(ended.recorded);
     for (const contextId of await lockContextsOfOwner(tx, userId)) {
       const deleted = await deleteLockedContext(tx, contextId, at);

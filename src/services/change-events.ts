@@ -7,6 +7,7 @@ function entitiesOf(change: Change): EntityRef[] {
   const memories = change.memories.map(({ id }) => ({ typename: 'Memory', id }));
   if (change.user) return [{ typename: 'User', id: change.user.id }];
   if (change.sessions.length > 0) return change.sessions.map(({ id }) => ({ typename: 'Session', id }));
+  if (change.apiKeys.length > 0) return change.apiKeys.map(({ id }) => ({ typename: 'ApiKey', id }));
   if (change.context) return [{ typename: 'Context', id: change.context.id }, ...memories];
   return [...memories, ...(change.contextId ? [{ typename: 'Context', id: change.contextId }] : [])];
 }

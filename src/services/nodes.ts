@@ -1,16 +1,16 @@
 import { entityTag } from '../cache/response-tags.js';
-import type { ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import type { ApiKeyRow, ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
 import { clientError } from '../errors.js';
 import { kindOf, type IdKind } from '../ids.js';
 import { parseRelevanceScoreId, type RelevanceScoreModel } from '../relevance/relevance-score.js';
 import type { RequestScope } from '../request-scope.js';
-import { canAccess, requireViewer, visibleContext, visibleMemory, visibleMemoryEvent, visibleSession, visibleUser } from './access.js';
+import { canAccess, requireViewer, visibleApiKey, visibleContext, visibleMemory, visibleMemoryEvent, visibleSession, visibleUser } from './access.js';
 import { getMemory } from './memories.js';
 
-export type NodeModel = UserRow | ContextRow | MemoryRow | SessionRow | MemoryEventRow | RelevanceScoreModel;
-export type NodeTypename = 'User' | 'Context' | 'Memory' | 'Session' | 'MemoryEvent' | 'RelevanceScore';
+export type NodeModel = UserRow | ContextRow | MemoryRow | SessionRow | ApiKeyRow | MemoryEventRow | RelevanceScoreModel;
+export type NodeTypename = 'User' | 'Context' | 'Memory' | 'Session' | 'ApiKey' | 'MemoryEvent' | 'RelevanceScore';
 
-const TYPENAME_OF_KIND: Record<IdKind, NodeTypename> = { usr: 'User', ctx: 'Context', mem: 'Memory', ses: 'Session', evt: 'MemoryEvent' };
+const TYPENAME_OF_KIND: Record<IdKind, NodeTypename> = { usr: 'User', ctx: 'Context', mem: 'Memory', ses: 'Session', key: 'ApiKey', evt: 'MemoryEvent' };
 
 /** A node's type, read from its id: every id names its kind. */
 export function nodeTypename(node: NodeModel): NodeTypename {
@@ -35,6 +35,8 @@ export async function findNode(scope: RequestScope, id: string): Promise<NodeMod
       return getMemory(scope, id);
     case 'ses':
       return visibleSession(scope, id);
+    case 'key':
+      return visibleApiKey(scope, id);
     case 'evt':
       return eventNode(scope, id);
     case null:

@@ -1,7 +1,7 @@
 import { limitIdentity, limitName } from '../admission/limit-counts.js';
 import { spenderOf } from '../admission/admission.js';
 import { clientError, type UserError } from '../errors.js';
-import type { RequestScope } from '../request-scope.js';
+import { isAdmin, type RequestScope } from '../request-scope.js';
 import { requireViewer } from './access.js';
 
 export interface RateLimitsStatus {
@@ -38,7 +38,7 @@ const IDENTITY = /^(user:[A-Za-z0-9_]+|ip:[0-9A-Fa-f.:]+)$/;
 /** Admins only: forgets one identity's counts of a field, or all its counts and its budget. */
 export async function resetRateLimit(scope: RequestScope, input: { identity: string; field?: string | null }): Promise<{ errors: UserError[] }> {
   const viewer = requireViewer(scope);
-  if (viewer.user.role !== 'ADMIN') throw clientError('FORBIDDEN', 'Only admins may reset rate limits.');
+  if (!isAdmin(viewer)) throw clientError('FORBIDDEN', 'Only admins may reset rate limits.');
   if (!IDENTITY.test(input.identity)) {
     return { errors: [{ code: 'BAD_USER_INPUT', message: 'identity must be user:<id> or ip:<address>.', field: ['input', 'identity'] }] };
   }

@@ -9,9 +9,15 @@ import { parseInput } from '../validation.js';
 import { requireViewer, visibleSession } from './access.js';
 import { afterWrite } from './after-write.js';
 
-/** Ends the session of the request's token, everywhere, before replying. */
+/** Ends the session of the request's token, everywhere, before replying; an API key has no session to end. */
 export async function logout(scope: RequestScope) {
   const { session } = requireViewer(scope);
+  if (!session) {
+    return {
+      sessionId: null,
+      errors: [{ code: 'FORBIDDEN' as const, message: 'logout ends a session, and this request came with an API key: revoke the key with revokeApiKey.' }],
+    };
+  }
   const ended = await endSession(scope.deps, session);
   if (ended) await afterWrite(scope, ended.recorded);
   return { sessionId: session.id, errors: [] };
@@ -48,7 +54,7 @@ export async function revokeSession(scope: RequestScope, input: z.input<typeof r
 export async function logoutEverywhere(scope: RequestScope, input: { keepCurrent?: boolean | null } | null | undefined) {
   const viewer = requireViewer(scope);
   const keep = input?.keepCurrent ? (viewer.session?.id ?? null) : null;
-  const ended = await repo.revokeSessionsOfUser(scope.deps.db, viewer.user.id, keep, scope.deps.clock.now());
+  const ended = await repo.endCredentialsOfUser(scope.deps.db, viewer.user.id, { keepSessionId: keep, apiKeys: false }, scope.deps.clock.now());
   if (ended) await afterWrite(scope, ended.recorded);
   return { revokedCount: ended?.revoked ?? 0, errors: [] };
 }

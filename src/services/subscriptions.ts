@@ -14,8 +14,8 @@ import { canAccess, requireViewer, visibleContext } from './access.js';
 
 const MAX_FILTER_VALUES = 100;
 
-/** Changes after which a subscriber of the owner checks its credential again: it may be the one that ended. */
-const ENDS_CREDENTIALS: ReadonlySet<string> = new Set<ChangeReason>(['SESSION_ENDED', 'USER_DELETED']);
+/** Changes after which a subscriber of the owner checks its credential (session or key) again: it may be the one that ended. */
+const ENDS_CREDENTIALS: ReadonlySet<string> = new Set<ChangeReason>(['SESSION_ENDED', 'API_KEY_REVOKED', 'USER_DELETED']);
 
 const filterArgs = z
   .object({

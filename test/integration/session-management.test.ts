@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listen, subscribeOverSse } from '../helpers/subscriptions.js';
@@ -12,6 +13,13 @@ const EVERYWHERE = 'mutation ($keep: Boolean) { logoutEverywhere(input: { keepCu
 const DELETE_ACCOUNT = 'mutation ($password: String!) { deleteAccount(input: { password: $password }) { userId errors { code field } } }';
 const LIST = 'query List($id: ID!) { context(id: $id) { name memories(first: 10) { edges { node { id content } } } } }';
 const INVALIDATIONS = 'subscription { cacheInvalidated { reason entities { typename id } } }';
+
+const CREATE_KEY = 'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } errors { code } } }';
+
+async function newKey(t: TestApp, token: string): Promise<{ id: string; secret: string }> {
+  const created = (await t.gql(CREATE_KEY, { input: { name: 'agent', scopes: ['MEMORY_READ'] } }, { token })).data.createApiKey;
+  return { id: created.apiKey.id, secret: created.secret };
+}
 
 const sessionIds = async (t: TestApp, token: string): Promise<string[]> =>
   (await t.gql(SESSIONS, {}, { token })).data.viewer.sessions.edges.map((edge: { node: { id: string } }) => edge.node.id);
@@ -124,6 +132,35 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
     expect((await b.gql('{ viewer { id } }', {}, { token: laptop })).status).toBe(401);
   });
 
+  it('revokeApiKey ends the key on every instance: its cached answers, its 304s, its open subscription', async () => {
+    const user = await a.newUser();
+    const { contextId } = await a.newMemories(user, ['read by an agent']);
+    const key = await newKey(a, user.token);
+    await post(urlB, key.secret, { id: contextId });
+    const hit = await post(urlB, key.secret, { id: contextId });
+    expect(hit.status).toBe(200);
+    const etag = hit.headers.get('etag')!;
+    // The key's cached copy is sealed like a session's.
+    const redis = new Redis(redisUrl!);
+    try {
+      const raw = (await redis.get(`${prefix}apikey:${createHash('sha256').update(key.secret).digest('hex')}`))!;
+      expect(raw).toMatch(/^1\|v\|\d+\|\d+\|"[A-Za-z0-9_-]+"$/);
+      expect(raw).not.toContain(user.email);
+    } finally {
+      redis.disconnect();
+    }
+    const subscription = await subscribeOverSse(b, urlB, key.secret, INVALIDATIONS);
+    try {
+      const revoked = await a.gql('mutation ($id: ID!) { revokeApiKey(input: { id: $id }) { errors { code } } }', { id: key.id }, { token: user.token });
+      expect(revoked.data.revokeApiKey.errors).toEqual([]);
+      expect((await post(urlB, key.secret, { id: contextId })).status).toBe(401);
+      expect((await post(urlB, key.secret, { id: contextId }, { 'if-none-match': etag })).status).toBe(401);
+      expect((await subscription.next()).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    } finally {
+      await subscription.close();
+    }
+  });
+
   it('keeps everyone logged in when Redis loses everything', async () => {
     const user = await a.newUser();
     await b.gql('{ viewer { id } }', {}, { token: user.token });
@@ -142,11 +179,13 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
     const user = await a.newUser('Doomed Person');
     const { contextId, memoryIds } = await a.newMemories(user, ['secret memory one', 'secret memory two']);
     const other = await a.login(user);
+    const key = await newKey(a, user.token);
     // Warm every kind of cached copy: entities, scores, responses, on both instances.
     for (const [t, url] of [[a, urlA], [b, urlB]] as const) {
       await post(url, other, { id: contextId });
       await t.gql('query ($c: ID!) { context(id: $c) { memories(first: 5) { edges { node { relevance { score } } } } } }', { c: contextId }, { token: other });
       await t.gql('{ viewer { email name } }', {}, { token: user.token });
+      await post(url, key.secret, { id: contextId });
     }
     const subscription = await subscribeOverSse(b, urlB, other, INVALIDATIONS);
     try {
@@ -157,7 +196,7 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
       const deleted = await a.gql(DELETE_ACCOUNT, { password: TEST_PASSWORD }, { token: user.token });
       expect(deleted.data.deleteAccount).toEqual({ userId: user.id, errors: [] });
       for (const [t, url] of [[a, urlA], [b, urlB]] as const) {
-        for (const token of [user.token, other]) {
+        for (const token of [user.token, other, key.secret]) {
           expect((await t.gql('{ viewer { id } }', {}, { token })).status).toBe(401);
           expect((await post(url, token, { id: contextId })).status).toBe(401);
         }

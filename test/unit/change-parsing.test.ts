@@ -10,12 +10,13 @@ describe('outbox changes', () => {
       reason: 'SESSION_ENDED',
       sessions: [{ id: 'ses_1', tokenHash: 'h1' }],
       user: null,
+      apiKeys: [],
     });
     expect(parseChange({ ...base, reason: 'MEMORIES_ADDED', session: null })).toMatchObject({ sessions: [], user: null });
   });
 
   it('reads the current shape, and refuses what it cannot read', () => {
-    const change = { ...base, reason: 'USER_DELETED', sessions: [], user: { id: 'usr_1', version: 3, gone: true } };
+    const change = { ...base, reason: 'USER_DELETED', sessions: [], user: { id: 'usr_1', version: 3, gone: true }, apiKeys: [{ id: 'key_1', secretHash: 'h2' }] };
     expect(parseChange(change)).toEqual(change);
     expect(parseChange({ ...change, reason: 'SOMETHING_NEW' })).toBeNull();
     expect(parseChange({ ...change, sessions: [{ id: 'ses_1' }] })).toBeNull();

@@ -8,4 +8,5 @@ it('the schema declares the same enum values as the domain model', () => {
   expectTypeOf<Generated.Tier>().toEqualTypeOf<Domain.Tier>();
   expectTypeOf<Generated.MemoryKind>().toEqualTypeOf<Domain.MemoryKind>();
   expectTypeOf<Generated.MemoryEventType>().toEqualTypeOf<Domain.MemoryEventType>();
+  expectTypeOf<Generated.ApiKeyScope>().toEqualTypeOf<Domain.ApiKeyScope>();
 });

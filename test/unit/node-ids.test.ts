@@ -42,7 +42,7 @@ describe('ids of nodes', () => {
       .map((type) => type.name)
       .sort();
     const nodes = schema.getImplementations(node).objects.map((type) => type.name).sort();
-    expect(nodes).toEqual(['Context', 'Memory', 'MemoryEvent', 'RelevanceScore', 'Session', 'User']);
+    expect(nodes).toEqual(['ApiKey', 'Context', 'Memory', 'MemoryEvent', 'RelevanceScore', 'Session', 'User']);
     // A CacheInvalidation's id is a stream position (`<ms>-<seq>`), never an entity's; an
     // EntityRef names an entity (typename and id) for a client to evict.
     expect(withId).toEqual([...nodes, 'CacheInvalidation', 'EntityRef'].sort());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../src/auth/passwords.js';
-import { bearerToken, hashToken, isSessionTokenShaped, newSessionToken } from '../../src/auth/tokens.js';
+import { apiKeyPrefixOf, bearerToken, hashToken, isSessionTokenShaped, newApiKeyToken, newSessionToken } from '../../src/auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../../src/pagination.js';
 import { z } from 'zod';
 
@@ -23,6 +23,24 @@ describe('session tokens', () => {
     expect(bearerToken('bearer   abc ')).toBe('abc');
     expect(bearerToken('Basic abc')).toBeNull();
     expect(bearerToken('Bearer a b')).toBeNull();
+  });
+});
+
+describe('API key tokens', () => {
+  it('are rk_<prefix>_<secret>: a 12-character prefix without "_", then 256 random bits', () => {
+    const { token, prefix } = newApiKeyToken();
+    expect(token).toMatch(/^rk_[0-9a-z]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(apiKeyPrefixOf(token)).toBe(prefix);
+    expect(Buffer.from(token.slice(16), 'base64url')).toHaveLength(32);
+    expect(newApiKeyToken().prefix).not.toBe(prefix);
+  });
+
+  it('are told apart from session tokens and from anything malformed', () => {
+    expect(apiKeyPrefixOf(newSessionToken())).toBeNull();
+    expect(isSessionTokenShaped(newApiKeyToken().token)).toBe(false);
+    const { token } = newApiKeyToken();
+    expect(apiKeyPrefixOf(token.slice(0, -1))).toBeNull();
+    expect(apiKeyPrefixOf(token.replace('rk_', 'rk_x'))).toBeNull();
   });
 });
 

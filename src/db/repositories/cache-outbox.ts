@@ -21,6 +21,8 @@ const changeShape = z
     user: entity.nullable().optional(),
     /** Rows recorded before sessions became a list (a release earlier) carry one session. */
     session: endedSession.nullable().optional(),
+    // Absent from changes recorded before API keys existed.
+    apiKeys: z.array(z.object({ id: z.string(), secretHash: z.string() })).default([]),
   })
   .transform(({ session, sessions, user, ...change }): Change => ({
     ...change,
@@ -48,10 +50,12 @@ export function changeJson(parts: {
   /** A jsonb array of `{id, tokenHash}`. */
   sessions?: string;
   user?: string;
+  /** A jsonb array of `{id, secretHash}`. */
+  apiKeys?: string;
 }): string {
   return `jsonb_build_object('reason', '${parts.reason}', 'ownerId', ${parts.ownerId}, 'contextId', ${parts.contextId},
     'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'},
-    'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'})`;
+    'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'}, 'apiKeys', ${parts.apiKeys ?? `'[]'::jsonb`})`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { SessionRow, UserRow } from '../rows.js';
+import { USER_JSON, userFromJson } from './users.js';
 import { changeJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
 const COLUMNS = `s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.created_at AS "createdAt",
@@ -32,19 +33,16 @@ export async function findSessionsByTokenHashes(
   tokenHashes: readonly string[],
 ): Promise<Array<{ session: SessionRow; user: UserRow }>> {
   const rows = await db.query<SessionRow & { user: UserRow }>(
-    `SELECT ${COLUMNS},
-       json_build_object('id', u.id, 'email', u.email, 'name', u.name,
-         'role', u.role, 'tier', u.tier, 'version', u.version,
-         'createdAt', u.created_at, 'updatedAt', u.updated_at) AS "user"
+    `SELECT ${COLUMNS}, ${USER_JSON} AS "user"
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = ANY($1::text[])`,
     [tokenHashes],
   );
-  return rows.map(({ user, ...session }) => ({
-    session,
-    user: { ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) },
-  }));
+  return rows.map(({ user, ...session }) => ({ session, user: userFromJson(user) }));
 }
+
+/** SQL of one ended API key (`Change.apiKeys` item) over the key row aliased `alias`. */
+export const endedApiKeyJson = (alias: string): string => `jsonb_build_object('id', ${alias}.id, 'secretHash', ${alias}.secret_hash)`;
 
 /** SQL of one ended session (`Change.sessions` item) over the session row aliased `alias`. */
 export const endedSessionJson = (alias: string): string => `jsonb_build_object('id', ${alias}.id, 'tokenHash', ${alias}.token_hash)`;
@@ -65,33 +63,38 @@ export function pageLiveSessionsOfUser(
 }
 
 /**
- * Revokes every live session of the user but `keepId`, recording one change that names them all;
- * null when there was none to revoke.
+ * Revokes every live session of the user but `keepSessionId`, and with `apiKeys` every live key
+ * too, recording one SESSION_ENDED change that names them all; null when there was none.
  */
-export async function revokeSessionsOfUser(
+export async function endCredentialsOfUser(
   db: Queryable,
   userId: string,
-  keepId: string | null,
+  options: { keepSessionId: string | null; apiKeys: boolean },
   at: Date,
 ): Promise<{ revoked: number; recorded: RecordedChange } | null> {
   const rows = await db.query<RecordedColumns & { revoked: number }>(
     `WITH written AS (
        UPDATE sessions SET revoked_at = $3
        WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2::text IS NULL OR id <> $2)
-       RETURNING id, user_id, token_hash
+       RETURNING id, token_hash
+     ), keys AS (
+       UPDATE api_keys SET revoked_at = $3
+       WHERE $4::boolean AND user_id = $1 AND revoked_at IS NULL
+       RETURNING id, secret_hash
      ), ${recordChange(
        changeJson({
          reason: 'SESSION_ENDED',
-         ownerId: 'min(w.user_id)',
+         ownerId: '$1::text',
          contextId: 'NULL',
-         sessions: `jsonb_agg(${endedSessionJson('w')})`,
+         sessions: `coalesce((SELECT jsonb_agg(${endedSessionJson('s')}) FROM written s), '[]'::jsonb)`,
+         apiKeys: `coalesce((SELECT jsonb_agg(${endedApiKeyJson('k')}) FROM keys k), '[]'::jsonb)`,
        }),
-       'written',
+       '(SELECT 1 FROM written UNION ALL SELECT 1 FROM keys)',
        '$3',
        true,
      )}
      SELECT (SELECT count(*)::int FROM written) AS revoked, ${RECORDED} WHERE EXISTS (SELECT 1 FROM outbox)`,
-    [userId, keepId, at],
+    [userId, options.keepSessionId, at, options.apiKeys],
   );
   return rows[0] ? withRecordedChange(rows[0]) : null;
 }

@@ -2,10 +2,17 @@ import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { UserRow } from '../rows.js';
 import { changeJson, entityJson, recordChange, RECORDED, recordedChangeOf, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
-import { endedSessionJson } from './sessions.js';
+import { endedApiKeyJson, endedSessionJson } from './sessions.js';
 
 const COLUMNS = `id, email, name, role, tier, version,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/** The user `u` as one JSON column, for reads that join a credential to its user. */
+export const USER_JSON = `json_build_object('id', u.id, 'email', u.email, 'name', u.name,
+  'role', u.role, 'tier', u.tier, 'version', u.version, 'createdAt', u.created_at, 'updatedAt', u.updated_at)`;
+
+/** A user read through USER_JSON, with its dates as dates. */
+export const userFromJson = (user: UserRow): UserRow => ({ ...user, createdAt: new Date(user.createdAt), updatedAt: new Date(user.updatedAt) });
 
 export function findUsersByIds(db: Queryable, ids: readonly string[]): Promise<UserRow[]> {
   return db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::text[])`, [ids]);
@@ -85,6 +92,7 @@ export async function promoteToAdmin(db: Queryable, email: string, at: Date): Pr
          contextId: 'NULL',
          user: entityJson('w.id', 'w.version', false),
          sessions: `coalesce((SELECT jsonb_agg(${endedSessionJson('s')}) FROM sessions s WHERE s.user_id = w.id AND s.revoked_at IS NULL), '[]'::jsonb)`,
+         apiKeys: `coalesce((SELECT jsonb_agg(${endedApiKeyJson('k')}) FROM api_keys k WHERE k.user_id = w.id AND k.revoked_at IS NULL), '[]'::jsonb)`,
        }),
        'written',
        '$2',
