@@ -21,6 +21,7 @@ import { createSealer } from '../src/cache/sealer.js';
 import { loadConfig } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { openDatabase } from '../src/db/open-database.js';
+import { findApiKeysBySecretHashes } from '../src/db/repositories/api-keys.js';
 import { findSessionsByTokenHashes } from '../src/db/repositories/sessions.js';
 import { stringifyWithDates } from '../src/json-dates.js';
 import { ISSUE_11, writeSubsections } from './results-file.js';
@@ -58,6 +59,21 @@ const CREDENTIALS: Credential[] = [
       return ((await response.json()) as { data: { signUp: { token: string } } }).data.signUp.token;
     },
     lookUp: (db, token) => findSessionsByTokenHashes(db, [hashToken(token)]),
+  },
+  {
+    name: 'API key',
+    async issue(app) {
+      const session = await CREDENTIALS[0]!.issue(app);
+      const response = await app.yoga.fetch('http://bench/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+        body: JSON.stringify({
+          query: 'mutation { createApiKey(input: { name: "bench", scopes: [MEMORY_READ] }) { secret } }',
+        }),
+      });
+      return ((await response.json()) as { data: { createApiKey: { secret: string } } }).data.createApiKey.secret;
+    },
+    lookUp: (db, token) => findApiKeysBySecretHashes(db, [hashToken(token)]),
   },
 ];
 
@@ -155,7 +171,7 @@ Written by \`npm run bench:auth\` (bench/auth.ts) on ${new Date().toISOString().
 PostgreSQL and Redis on loopback, NODE_ENV=production. Each row times the authentication step of
 a request (\`authenticate\`: every strategy, at the read position of a request's first lookup),
 called back to back for ${SECONDS} s in ${ROUNDS} rounds that take turns with the other rows; µs is
-the median round. Cached sessions are sealed (AES-256-GCM); the straight row runs the query a
+the median round. Cached sessions and API keys are sealed (AES-256-GCM); the straight row runs the query a
 cache miss runs, on the same database. Load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)}.
 
 | Credential | Lookup | µs per authentication | SQL per authentication |
