@@ -126,6 +126,8 @@ export function createAdmission(options: AdmissionOptions) {
       const spender = spenderOf(first.viewer, ip);
       const calls = spender === null ? [] : limitCountsOf(cost.limitedCalls, first.viewer, ip);
       const spent = await limiter.spend({ spender, points: cost.points, calls, refuseWhenAllRefused: cost.onlyLimitedRoots });
+      // A key spends its user's budget; its decisions name it, so a client with several keys sees which one spent.
+      if (spent.decision && first.viewer?.apiKey) spent.decision = { ...spent.decision, apiKey: first.viewer.apiKey.prefix };
       if (spent.decision && !spent.decision.allowed) return { refusal: rateLimited(spent.decision) };
       const allowances = spender === null ? null : createFieldAllowances(cost.limitedCalls, spent.grants);
       const refusedWhole = spent.refusedByLimits ? allowances?.firstRefusal() : null;

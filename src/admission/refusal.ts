@@ -63,8 +63,11 @@ export function budgetHeaders(decision: BudgetDecision): Record<string, string> 
 }
 
 /** What `extensions.cost` tells the client: the points asked for and the budget left after them. */
-export function costExtension(decision: BudgetDecision): { cost: { requested: number; remaining: number; limit: number; resetSeconds: number } } {
-  return { cost: { requested: decision.cost, remaining: decision.remaining, limit: decision.limit, resetSeconds: decision.resetSeconds } };
+export function costExtension(decision: BudgetDecision): {
+  cost: { requested: number; remaining: number; limit: number; resetSeconds: number; apiKey?: string };
+} {
+  const { cost: requested, remaining, limit, resetSeconds, apiKey } = decision;
+  return { cost: { requested, remaining, limit, resetSeconds, ...(apiKey ? { apiKey } : {}) } };
 }
 
 /** A refusal that also says what the caller's budget holds (a refused credential spends a point). */

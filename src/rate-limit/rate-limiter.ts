@@ -21,6 +21,8 @@ export interface BudgetDecision {
   cost: number;
   /** Seconds until the budget has room again (when refused) or the window turns. */
   resetSeconds: number;
+  /** The prefix of the API key that spent it (from its user's budget); absent for sessions and anonymous callers. */
+  apiKey?: string;
 }
 
 /** The invalidation log as Redis had it when the limits were decided (see cache/invalidation-log.ts). */

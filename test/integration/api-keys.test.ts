@@ -56,6 +56,20 @@ describe.each(deployments())('API keys ($name)', ({ backend, redisUrl }) => {
     const user = await t.newUser();
     const admin = await newKey(t, user, ['ADMIN']);
     expect((await t.gql(VIEWER, {}, { token: admin.token })).data.viewer.id).toBe(user.id);
+    // It spends its user's budget, and the budget's decision names the key that spent it.
+    const spent = async (token: string) => {
+      const response = await t.app.yoga.fetch('http://recall.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: VIEWER }),
+      });
+      return { remaining: Number(response.headers.get('ratelimit-remaining')), cost: ((await response.json()) as any).extensions.cost };
+    };
+    const byKey = await spent(admin.token);
+    const bySession = await spent(user.token);
+    expect(byKey.cost.apiKey).toBe(admin.apiKey.prefix);
+    expect(bySession.cost.apiKey).toBeUndefined();
+    expect(bySession.remaining).toBe(byKey.remaining - 1);
     const made = await t.gql(CREATE, { input: { name: 'made by a key', scopes: ['MEMORY_READ'] } }, { token: admin.token });
     expect(made.data.createApiKey.errors).toEqual([]);
     const listed = await t.gql(LIST, {}, { token: admin.token });
