@@ -57,7 +57,7 @@ async function deleteEverything(scope: RequestScope, userId: string): Promise<De
       const deleted = await deleteLockedContext(tx, contextId, at);
       if (deleted) recorded.push(deleted.recorded);
     }
-    const user = await deleteLockedUser(tx, userId, at);
+    const user = await deleteLockedUser(tx, userId);
     recorded.push(user!.recorded);
     return recorded;
   });

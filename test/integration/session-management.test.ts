@@ -245,6 +245,23 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
     }
   });
 
+  it('refuses a user deleted by hand in SQL on every instance, once the outbox is replayed', async () => {
+    const user = await a.newUser();
+    const key = await newKey(a, user.token);
+    for (const t of [a, b]) for (const token of [user.token, key.secret]) expect((await t.gql('{ viewer { id } }', {}, { token })).status).toBe(200);
+    // As a DBA would: no API call, no writer to apply the change; the table's trigger records it.
+    await a.database.db.query('DELETE FROM users WHERE id = $1', [user.id]);
+    const refusedEverywhere = async () => {
+      for (const t of [a, b]) for (const token of [user.token, key.secret]) if ((await t.gql('{ viewer { id } }', {}, { token })).status !== 401) return false;
+      return true;
+    };
+    const deadline = Date.now() + 10_000;
+    while (!(await refusedEverywhere())) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
   it('lets only admins delete another user', async () => {
     const user = await a.newUser();
     const target = await a.newUser();

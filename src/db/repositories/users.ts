@@ -1,7 +1,7 @@
 import type { RecordedChange } from '../../domain/change.js';
 import type { Queryable } from '../database.js';
 import type { UserRow } from '../rows.js';
-import { changeJson, entityJson, recordChange, RECORDED, recordedChangeOf, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
+import { changeJson, entityJson, recordChange, RECORDED, recordedChangeOf, type RecordedColumns } from './cache-outbox.js';
 import { endedApiKeyJson, endedSessionJson } from './sessions.js';
 
 const COLUMNS = `id, email, name, role, tier, version,
@@ -56,22 +56,19 @@ export async function lockUser(tx: Queryable, id: string): Promise<boolean> {
 }
 
 /**
- * Deletes the user (their sessions, keys and history go with them, by cascade) and records the
- * change; null for an unknown id. Their contexts and memories are deleted first, each with its
- * own change, so that every cached copy of them is named.
+ * Deletes the user (their sessions, keys and history go with them, by cascade); null for an
+ * unknown id. The change is recorded by the table's trigger (migration 0004), which records a
+ * deletion made by hand in SQL the same way; it is read back here, in the same transaction.
+ * Their contexts and memories are deleted first, each with its own change, so that every cached
+ * copy of them is named.
  */
-export async function deleteLockedUser(tx: Queryable, id: string, at: Date): Promise<{ recorded: RecordedChange } | null> {
+export async function deleteLockedUser(tx: Queryable, id: string): Promise<{ recorded: RecordedChange } | null> {
+  const deleted = await tx.query('DELETE FROM users WHERE id = $1 RETURNING id', [id]);
+  if (deleted.length === 0) return null;
   const rows = await tx.query<RecordedColumns>(
-    `WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id, version),
-     ${recordChange(
-       changeJson({ reason: 'USER_DELETED', ownerId: 'w.id', contextId: 'NULL', user: entityJson('w.id', 'w.version + 1', true) }),
-       'deleted',
-       '$2',
-     )}
-     SELECT ${RECORDED} FROM deleted`,
-    [id, at],
+    `SELECT id AS "outboxId", change FROM cache_outbox WHERE id = currval(pg_get_serial_sequence('cache_outbox', 'id'))`,
   );
-  return rows[0] ? withRecordedChange(rows[0]) : null;
+  return { recorded: recordedChangeOf(rows[0]!) };
 }
 
 /**
