@@ -4,7 +4,14 @@ import { clientError } from '../errors.js';
 import type { Viewer } from '../request-scope.js';
 
 /**
- * Makes every field that `@requireScope` names (on the field, or on its type) refuse a viewer
+ * What a type's scope leaves open: the identity of an entity, which a key needs of what it wrote
+ * (the ids of new memories, the version to update against) and which shows nothing it did not send.
+ */
+const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['id', 'version', '__typename']);
+
+/**
+ * Makes every field that `@requireScope` names (on the field, or on its type but for its
+ * identity: `id`, `version`) refuse a viewer
  * whose credential lacks the scope: null with FORBIDDEN for that field, while the rest of the
  * operation runs. The one place scopes are enforced; resolvers never check them. Sessions hold
  * every scope; anonymous callers are left to the fields' own checks.
@@ -18,7 +25,7 @@ export function guardScopedFields(schema: GraphQLSchema, viewerOf: (context: unk
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     const typeScope = type.astNode ? scopeOf(type.astNode) : undefined;
     for (const field of Object.values(type.getFields())) {
-      const scope = (field.astNode ? scopeOf(field.astNode) : undefined) ?? typeScope;
+      const scope = (field.astNode ? scopeOf(field.astNode) : undefined) ?? (IDENTITY_FIELDS.has(field.name) ? undefined : typeScope);
       if (!scope) continue;
       const coordinate = `${type.name}.${field.name}`;
       const guard =

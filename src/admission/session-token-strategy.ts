@@ -30,7 +30,9 @@ export function sessionTokenStrategy(options: {
       const { session, user } = found;
       if (now.getTime() - session.lastSeenAt.getTime() < TOUCH_INTERVAL_MS) return sessionViewer(user, session);
       const expiresAt = sessionExpiryFrom(now, options.sessionTtlSeconds);
-      await touchSession(options.db, session.id, now, expiresAt);
+      // PostgreSQL has the last word: a session it holds as ended (revoked, or expired by the
+      // clock of the instance that wrote it) is not slid forward from a cached copy.
+      if (!(await touchSession(options.db, session.id, now, expiresAt))) throw invalidCredential();
       const touched = { user, session: { ...session, lastSeenAt: now, expiresAt } };
       await options.sessions.remember(tokenHash, touched, read);
       return sessionViewer(user, touched.session);

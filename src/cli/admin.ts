@@ -54,6 +54,8 @@ program
     if (options.json) console.log(JSON.stringify(result));
     else if (!made.promoted) console.log(`${made.user.email} (${made.user.id}) already is an admin.`);
     else console.log(`${made.user.email} (${made.user.id}) ${made.created ? 'was created as' : 'is now'} an admin.`);
+    // Said in both forms: an operator who gave a password must not believe it was set.
+    if (password !== null && !made.created) console.error(`${made.user.email} already existed: its password was left as it was.`);
   });
 
 try {

@@ -1,6 +1,7 @@
 import { GraphQLError, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admissionOfContext } from '../admission/admission.js';
+import { isAdmin } from '../request-scope.js';
 
 /** Who may query the schema (__schema, __type): anyone, admins only, or nobody (INTROSPECTION). */
 export type IntrospectionMode = 'on' | 'admins' | 'off';
@@ -28,7 +29,7 @@ export function useIntrospectionPolicy({ mode = 'on' }: IntrospectionPolicyOptio
   return {
     onValidate({ context, addValidationRule }) {
       const viewer = admissionOfContext(context as { request?: object })?.viewer;
-      if (mode === 'admins' && viewer?.user.role === 'ADMIN') return;
+      if (mode === 'admins' && viewer && isAdmin(viewer)) return;
       addValidationRule(rule);
     },
   };

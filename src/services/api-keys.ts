@@ -25,7 +25,7 @@ export type CreateApiKeyInput = z.input<ReturnType<typeof createInput>>;
 
 /**
  * A new key of the viewer's user. The token is returned this once; only its hash is stored.
- * A key made with an ADMIN-scoped key may itself be ADMIN-scoped: it never exceeds its user.
+ * A key made with a key never exceeds it (see `beyondCallingKey`).
  */
 export async function createApiKey(
   scope: RequestScope,
@@ -35,6 +35,8 @@ export async function createApiKey(
   const now = scope.deps.clock.now();
   const parsed = parseInput(createInput(now), input);
   if (!parsed.ok) return { apiKey: null, secret: null, errors: parsed.errors };
+  const beyond = viewer.apiKey ? beyondCallingKey(viewer.apiKey, viewer.scopes, parsed.value) : [];
+  if (beyond.length > 0) return { apiKey: null, secret: null, errors: beyond };
 
   const { token, prefix } = newApiKeyToken();
   const max = scope.deps.config.API_KEYS_MAX_PER_USER;
@@ -80,4 +82,21 @@ export async function listApiKeys(scope: RequestScope, user: UserRow): Promise<A
   const keys = await repo.findApiKeysOfUser(scope.deps.db, user.id);
   for (const key of keys) scope.loaders.apiKey.prime(key.id, key);
   return keys;
+}
+
+/**
+ * What a key asked for with another key may not have: scopes the calling key lacks, or a life
+ * past the calling key's expiry. Otherwise a leaked key that manages keys would mint itself a
+ * broader or longer-lived one.
+ */
+function beyondCallingKey(caller: ApiKeyRow, scopes: ReadonlySet<string>, asked: { scopes: readonly string[]; expiresAt?: Date | null }): UserError[] {
+  const errors: UserError[] = [];
+  const missing = [...new Set(asked.scopes)].filter((scope) => !scopes.has(scope));
+  if (missing.length > 0) {
+    errors.push({ code: 'FORBIDDEN', message: `A key may only make keys with scopes it has itself; this one lacks ${missing.join(', ')}.`, field: ['scopes'] });
+  }
+  if (caller.expiresAt && (!asked.expiresAt || asked.expiresAt > caller.expiresAt)) {
+    errors.push({ code: 'FORBIDDEN', message: `A key may only make keys that expire no later than itself (${caller.expiresAt.toISOString()}).`, field: ['expiresAt'] });
+  }
+  return errors;
 }

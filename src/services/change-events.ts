@@ -6,8 +6,9 @@ import type { EntityRef, RecallEventBody } from '../events/recall-event.js';
 function entitiesOf(change: Change): EntityRef[] {
   const memories = change.memories.map(({ id }) => ({ typename: 'Memory', id }));
   if (change.user) return [{ typename: 'User', id: change.user.id }];
-  if (change.sessions.length > 0) return change.sessions.map(({ id }) => ({ typename: 'Session', id }));
-  if (change.apiKeys.length > 0) return change.apiKeys.map(({ id }) => ({ typename: 'ApiKey', id }));
+  if (change.sessions.length > 0 || change.apiKeys.length > 0) {
+    return [...change.sessions.map(({ id }) => ({ typename: 'Session', id })), ...change.apiKeys.map(({ id }) => ({ typename: 'ApiKey', id }))];
+  }
   if (change.context) return [{ typename: 'Context', id: change.context.id }, ...memories];
   return [...memories, ...(change.contextId ? [{ typename: 'Context', id: change.contextId }] : [])];
 }

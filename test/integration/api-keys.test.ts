@@ -70,7 +70,7 @@ describe.each(deployments())('API keys ($name)', ({ backend, redisUrl }) => {
     expect(byKey.cost.apiKey).toBe(admin.apiKey.prefix);
     expect(bySession.cost.apiKey).toBeUndefined();
     expect(bySession.remaining).toBe(byKey.remaining - 1);
-    const made = await t.gql(CREATE, { input: { name: 'made by a key', scopes: ['MEMORY_READ'] } }, { token: admin.token });
+    const made = await t.gql(CREATE, { input: { name: 'made by a key', scopes: ['ADMIN'] } }, { token: admin.token });
     expect(made.data.createApiKey.errors).toEqual([]);
     const listed = await t.gql(LIST, {}, { token: admin.token });
     expect(listed.data.viewer.apiKeys.map((key: { name: string }) => key.name)).toEqual(['made by a key', 'key ADMIN']);
@@ -116,6 +116,52 @@ describe.each(deployments())('API keys ($name)', ({ backend, redisUrl }) => {
     // A MEMORY_WRITE key writes.
     const writer = await newKey(t, user, ['MEMORY_WRITE']);
     expect((await t.gql(ADD, { c: contextId }, { token: writer.token })).data.addMemories.memories).toHaveLength(1);
+  });
+
+  it('a MEMORY_WRITE key learns the ids and versions of what it writes, but reads nothing through a payload', async () => {
+    const user = await t.newUser();
+    const { contextId, memoryIds } = await t.newMemories(user, ['private thought']);
+    const writer = await newKey(t, user, ['MEMORY_WRITE']);
+    // A refused update answers with the memory as it is: its content must not come back (the
+    // field is non-null, so the memory is null with the field's FORBIDDEN).
+    const stale = await t.gql(
+      'mutation ($id: ID!) { updateMemory(input: { id: $id, content: "x", expectedVersion: 99 }) { memory { id version content } errors { code } } }',
+      { id: memoryIds[0] },
+      { token: writer.token },
+    );
+    expect(stale.data.updateMemory.memory).toBeNull();
+    expect(stale.errors).toEqual([expect.objectContaining({ path: ['updateMemory', 'memory', 'content'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+    const listed = await t.gql(
+      'mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "new" }] }) { memories { id } context { id name memories { edges { node { content } } } } } }',
+      { c: contextId },
+      { token: writer.token },
+    );
+    expect(listed.data.addMemories.memories).toHaveLength(1);
+    expect(listed.data.addMemories.context).toBeNull();
+    expect(listed.errors?.map((error) => error.extensions?.['code'])).toContain('FORBIDDEN');
+    expect(JSON.stringify(listed)).not.toContain('private thought');
+    // Asked for its identity only, the write answers in full.
+    const ids = await t.gql(
+      'mutation ($c: ID!) { addMemories(input: { contextId: $c, items: [{ content: "newer" }] }) { memories { id version } context { id version } } }',
+      { c: contextId },
+      { token: writer.token },
+    );
+    expect(ids.errors).toBeUndefined();
+    expect(ids.data.addMemories.context.id).toBe(contextId);
+  });
+
+  it('a key makes keys no broader and no longer-lived than itself', async () => {
+    const user = await t.newUser();
+    const expiresAt = new Date(t.clock.now().getTime() + 3_600_000).toISOString();
+    const manager = await newKey(t, user, ['ADMIN'], { expiresAt });
+    const broader = await t.gql(CREATE, { input: { name: 'broader', scopes: ['MEMORY_READ'], expiresAt } }, { token: manager.token });
+    expect(broader.data.createApiKey.errors).toEqual([expect.objectContaining({ code: 'FORBIDDEN', field: ['scopes'] })]);
+    const forever = await t.gql(CREATE, { input: { name: 'forever', scopes: ['ADMIN'] } }, { token: manager.token });
+    expect(forever.data.createApiKey.errors).toEqual([expect.objectContaining({ code: 'FORBIDDEN', field: ['expiresAt'] })]);
+    const within = await t.gql(CREATE, { input: { name: 'within', scopes: ['ADMIN'], expiresAt } }, { token: manager.token });
+    expect(within.data.createApiKey.errors).toEqual([]);
+    // A session makes any key its user may have.
+    expect((await t.gql(CREATE, { input: { name: 'by session', scopes: ['MEMORY_READ'] } }, { token: user.token })).data.createApiKey.errors).toEqual([]);
   });
 
   it('refuses a subscription to a key without MEMORY_READ before it starts, and lets one with it subscribe', async () => {

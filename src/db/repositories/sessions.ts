@@ -63,8 +63,10 @@ export function pageLiveSessionsOfUser(
 }
 
 /**
- * Revokes every live session of the user but `keepSessionId`, and with `apiKeys` every live key
- * too, recording one SESSION_ENDED change that names them all; null when there was none.
+ * Revokes every session of the user but `keepSessionId`, and with `apiKeys` every key too,
+ * recording one SESSION_ENDED change that names them all; null when there was none. Sessions
+ * this clock thinks expired are revoked as well (another instance's clock may not); `revoked`
+ * counts the live ones.
  */
 export async function endCredentialsOfUser(
   db: Queryable,
@@ -75,8 +77,8 @@ export async function endCredentialsOfUser(
   const rows = await db.query<RecordedColumns & { revoked: number }>(
     `WITH written AS (
        UPDATE sessions SET revoked_at = $3
-       WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2::text IS NULL OR id <> $2)
-       RETURNING id, token_hash
+       WHERE user_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id <> $2)
+       RETURNING id, token_hash, expires_at
      ), keys AS (
        UPDATE api_keys SET revoked_at = $3
        WHERE $4::boolean AND user_id = $1 AND revoked_at IS NULL
@@ -93,19 +95,19 @@ export async function endCredentialsOfUser(
        '$3',
        true,
      )}
-     SELECT (SELECT count(*)::int FROM written) AS revoked, ${RECORDED} WHERE EXISTS (SELECT 1 FROM outbox)`,
+     SELECT (SELECT count(*)::int FROM written WHERE expires_at > $3) AS revoked, ${RECORDED} WHERE EXISTS (SELECT 1 FROM outbox)`,
     [userId, options.keepSessionId, at, options.apiKeys],
   );
   return rows[0] ? withRecordedChange(rows[0]) : null;
 }
 
-/** Slides the expiry forward from `seenAt`. */
-export async function touchSession(db: Queryable, id: string, seenAt: Date, expiresAt: Date): Promise<void> {
-  await db.query('UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND revoked_at IS NULL', [
-    id,
-    seenAt,
-    expiresAt,
-  ]);
+/** Slides the expiry forward from `seenAt`; false when the session has been revoked or has expired meanwhile. */
+export async function touchSession(db: Queryable, id: string, seenAt: Date, expiresAt: Date): Promise<boolean> {
+  const rows = await db.query(
+    'UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id',
+    [id, seenAt, expiresAt],
+  );
+  return rows.length > 0;
 }
 
 /**
