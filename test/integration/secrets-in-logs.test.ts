@@ -25,6 +25,14 @@ it.runIf(inject('redisUrl'))('never writes a token, key secret or password to th
     secrets.push(user.token);
     const second = await t.login(user);
     secrets.push(second);
+    const key = (await t.gql('mutation { createApiKey(input: { name: "logged", scopes: [MEMORY_READ] }) { secret } }', {}, { token: user.token })).data.createApiKey.secret;
+    secrets.push(key);
+    await send({ query: '{ viewer { id } contexts { edges { node { id } } } }' }, key);
+    await send({ query: '{ viewer { id } contexts { edges { node { id } } } }' }, key);
+    await send({ query: 'mutation { addMemories(input: { contextId: "ctx_00000000000000000000000000", items: [] }) { memories { id } } }' }, key);
+    const forgedKey = `${key.slice(0, -4)}AAAA`;
+    secrets.push(forgedKey);
+    await send({ query: '{ viewer { id } }' }, forgedKey);
     await send({ query: 'mutation ($p: String!, $e: String!) { login(input: { email: $e, password: $p }) { token } }', variables: { e: user.email, p: 'wrong password 1' } });
     secrets.push('wrong password 1');
     await send({ query: '{ viewer { id } }' }, user.token);
@@ -54,13 +62,13 @@ it.runIf(inject('redisUrl'))('never writes a token, key secret or password to th
     redis.disconnect();
     const metrics = await t.app.registry.metrics();
     for (const secret of secrets) {
-      // The token's random part: a prefix alone (rcs_) is no secret.
-      const needle = secret.startsWith('rcs_') ? secret.slice(4) : secret;
+      // The token's random part: the prefixes (rcs_, rk_<key prefix>_) are no secret.
+      const needle = secret.startsWith('rcs_') ? secret.slice(4) : secret.startsWith('rk_') ? secret.split('_')[2]! : secret;
       expect(logLines.filter((line) => line.includes(needle)), `a log line holds ${secret}`).toEqual([]);
       expect(keys.filter((key) => key.includes(needle))).toEqual([]);
       expect(values.filter((value) => value?.includes(needle))).toEqual([]);
       expect(metrics.includes(needle)).toBe(false);
-      expect(bodies.filter((body) => body.includes(needle) && !body.includes('"token"'))).toEqual([]);
+      expect(bodies.filter((body) => body.includes(needle) && !body.includes('"token"') && !body.includes('"secret"'))).toEqual([]);
     }
   } finally {
     await t.close();
