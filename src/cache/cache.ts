@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.js';
@@ -51,6 +52,8 @@ export interface Cache {
   acquireLeases(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
   releaseLeases(keys: readonly string[]): Promise<void>;
   health(): Promise<RedisHealth>;
+  /** The cache's Redis connection, for operations (stats, scans); null without Redis. An escape hatch: not part of the cache contract. */
+  readonly redis: Redis | null;
   /**
    * Unlinks the shared keys whose names carry a deleted user's id (scores, budgets, limits),
    * but for the guards of their deletion: nothing of a deleted user is kept that is not needed.
@@ -98,6 +101,7 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
     acquireLeases: async (leaseKeys) => leaseKeys.map(() => true),
     releaseLeases: async () => undefined,
     health: async () => ({ status: 'disabled' }),
+    redis: null,
     // In process, such entries die with the process and cannot be read without their user.
     forgetUser: async () => undefined,
     async clear() {
@@ -128,6 +132,8 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
   const derive = (change: Change) => invalidationOf(change, keys, clock.now(), sessionTtlMs, config.CACHE_TTL_DEFAULT_SECONDS * 1000);
 
   const applyLocally = (invalidation: Invalidation, position: number) => {
+    if (invalidation.resetL1?.includes('entities')) l1?.reset(position);
+    if (invalidation.resetL1?.includes('responses')) responseL1?.reset(position);
     l1?.invalidate(invalidation.writes, position);
     responseL1?.invalidate(invalidation.tags, position);
   };
@@ -236,6 +242,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
         return { status: 'down', latencyMs: elapsedMs(started), circuit };
       }
     },
+    redis: client,
     async forgetUser(userId) {
       // The user's "gone" entry and the invalidation positions stay: they keep a read that began
       // before the deletion from putting the user back (they hold no data, and expire).

@@ -55,6 +55,12 @@ export interface InvalidationLog {
   inProcessFresh(read: ReadPosition): boolean;
   /** Whether Redis may be read and written: reachable, and synced with the outbox. */
   usable(): boolean;
+  /**
+   * Drops every cached entry of this deployment, on every instance, as a cold start does: a new
+   * generation, whose reads and stores refuse the old one's (an admin purge of everything).
+   * Resolves with how many Redis keys were dropped (0 in process).
+   */
+  regenerate(): Promise<number>;
   /** Settles what an earlier process left in the outbox; call once, at start-up. */
   start(): Promise<void>;
   /** Deletes the outbox rows acknowledged so far, which are otherwise deleted in batches, shortly. */
@@ -83,6 +89,8 @@ export function createLocalInvalidationLog(options: {
     mode: 'memory',
     async apply(invalidation, outboxId) {
       position += 1;
+      if (invalidation.resetL1?.includes('entities')) options.store.reset(position);
+      if (invalidation.resetL1?.includes('responses')) options.responses.reset(position);
       options.store.invalidate(invalidation.writes, position);
       options.responses.invalidate(invalidation.tags, position);
       options.acks.ack(outboxId, null, position);
@@ -92,6 +100,12 @@ export function createLocalInvalidationLog(options: {
     observe: () => current(),
     inProcessFresh: () => true,
     usable: () => true,
+    async regenerate() {
+      position += 1;
+      options.store.reset(position);
+      options.responses.reset(position);
+      return 0;
+    },
     start: () => options.discardOutbox(),
     flush: () => options.acks.flush(),
     close: () => options.acks.flush(),

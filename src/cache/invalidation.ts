@@ -1,6 +1,6 @@
-import type { Change } from '../domain/change.js';
+import type { Change, L1Part } from '../domain/change.js';
 import { encodeEnvelope } from './envelope.js';
-import { contextListTag, entityTag, memoryListTag, memorySearchTag } from './response-tags.js';
+import { contextListTag, entityTag, memoryListTag, memorySearchTag, viewerTag } from './response-tags.js';
 import type { CacheKeys } from './keys.js';
 import type { CacheWrite } from './store.js';
 
@@ -17,6 +17,8 @@ export interface Invalidation {
   writes: CacheWrite[];
   /** Response tags (`Memory:mem_1`, `MemoryConnection:ctx_1`, or a whole type such as `RelevanceScore`). */
   tags: string[];
+  /** In-process tiers to empty on every instance (an admin purge of a kind or of everything). */
+  resetL1?: L1Part[];
 }
 
 /** The entity was written at `version`: drop cached copies and keep older ones from coming back. */
@@ -66,6 +68,12 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
     for (const apiKey of change.apiKeys) writes.push(gone(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now, apiKeyTtlMs));
   };
 
+  /** Cached sessions and keys carry their user's row: drop them, without ending them. */
+  const droppedCredentials = () => {
+    for (const session of change.sessions) writes.push(stale(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now));
+    for (const apiKey of change.apiKeys) writes.push(stale(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now));
+  };
+
   switch (change.reason) {
     case 'MEMORIES_ADDED':
       // New ids: nothing cached under them yet, only the lists they join.
@@ -90,9 +98,7 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       endedCredentials();
       break;
     case 'USER_UPDATED':
-      // Cached sessions and keys carry the user's row: drop them, without ending them.
-      for (const session of change.sessions) writes.push(stale(keys.session(session.tokenHash), Number.MAX_SAFE_INTEGER, now));
-      for (const apiKey of change.apiKeys) writes.push(stale(keys.apiKey(apiKey.secretHash), Number.MAX_SAFE_INTEGER, now));
+      droppedCredentials();
       if (change.user) entity(keys.user(change.user.id), change.user.version, false);
       tags.push(entityTag('User', change.ownerId));
       break;
@@ -101,6 +107,20 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
       if (change.user) entity(keys.user(change.user.id), change.user.version, true);
       tags.push(entityTag('User', change.ownerId), contextListTag(change.ownerId));
       break;
+    case 'ADMIN_PURGE':
+      // Nothing was written: tombstones at the versions the database holds drop every cached
+      // copy, and the next read fills them again (an equal version replaces a tombstone).
+      memories();
+      for (const { id, version } of [...(change.context ? [change.context] : []), ...change.contexts]) {
+        entity(keys.context(id), version, false);
+        tags.push(entityTag('Context', id), memoryListTag(id), memorySearchTag(id), contextListTag(change.ownerId));
+      }
+      if (change.user) {
+        entity(keys.user(change.user.id), change.user.version, false);
+        tags.push(entityTag('User', change.user.id), viewerTag(change.user.id), contextListTag(change.user.id));
+      }
+      droppedCredentials();
+      return { writes, tags: [...new Set(tags)], resetL1: change.resetL1 };
   }
   return { writes, tags };
 }

@@ -73,11 +73,13 @@ export function firstConnection(client: Redis, timeoutMs: number): () => Promise
   return () => (settled ? Promise.resolve() : outcome);
 }
 
-/** Unlinks the keys under `prefix` that `select` picks (all by default), a SCAN batch at a time. */
-export async function unlinkUnder(client: Redis, prefix: string, select: (key: string) => boolean = () => true): Promise<void> {
+/** Unlinks the keys under `prefix` that `select` picks (all by default), a SCAN batch at a time; how many. */
+export async function unlinkUnder(client: Redis, prefix: string, select: (key: string) => boolean = () => true): Promise<number> {
   const stream = client.scanStream({ match: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, count: 1000 });
+  let unlinked = 0;
   for await (const batch of stream as AsyncIterable<string[]>) {
     const doomed = batch.filter(select);
-    if (doomed.length > 0) await client.unlink(...doomed);
+    if (doomed.length > 0) unlinked += await client.unlink(...doomed);
   }
+  return unlinked;
 }

@@ -178,8 +178,8 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
 
   /** The arguments of the apply script for an invalidation in `atGeneration`. */
   function applyArguments(invalidation: Invalidation, atGeneration: string): [number, ...Array<string | number>] {
-    const { writes, tags } = invalidation;
-    const message = JSON.stringify({ writes, tags });
+    const { writes, tags, resetL1 } = invalidation;
+    const message = JSON.stringify({ writes, tags, resetL1 });
     const entityKeys = writes.map((write) => write.key);
     return [
       1 + 2 * writes.length + 2 * tags.length,
@@ -330,7 +330,8 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
     return due.length;
   }
 
-  async function doSync(): Promise<void> {
+  /** Syncs; with `regenerate`, starts a new generation whatever Redis holds (an admin purge of everything). */
+  async function doSync(regenerate = false): Promise<number> {
     // The lock is held until the replay is done: an acknowledgment recorded between the
     // comparison and the replay could delete a change this Redis has lost.
     const next = await db.transaction(async (tx) => {
@@ -338,16 +339,20 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       const [found, foundPosition] = await client.hmget(keys.log, 'gen', 'pos');
       const position = Number(foundPosition ?? 0);
       let fresh: string | null = null;
-      if (!(found && found === recorded.generation && position >= recorded.ackedPosition)) {
+      let dropped = 0;
+      if (regenerate || !(found && found === recorded.generation && position >= recorded.ackedPosition)) {
         // This Redis lost or rolled back what it acknowledged, or never held Recall's data for
         // this database: start a new generation (the old one's stores and fills are refused from
         // here on), its positions far above what PostgreSQL recorded as acknowledged
         // (acknowledgments are written a few milliseconds late).
         fresh = randomBytes(8).toString('hex');
         const start = Math.max(position, recorded.ackedPosition) + GENERATION_GAP;
-        logger.warn({ found: found ?? null, recorded: recorded.generation || null, position, acked: recorded.ackedPosition }, 'Redis is cold or lost data: starting a new cache generation');
+        logger.warn(
+          { found: found ?? null, recorded: recorded.generation || null, position, acked: recorded.ackedPosition, regenerate },
+          regenerate ? 'an admin purged everything: starting a new cache generation' : 'Redis is cold or lost data: starting a new cache generation',
+        );
         await client.hset(keys.log, 'gen', fresh, 'pos', start);
-        await unlinkUnder(client, keys.prefix, keys.isCacheData);
+        dropped = await unlinkUnder(client, keys.prefix, keys.isCacheData);
         await setCacheLog(tx, { generation: fresh, ackedPosition: start });
       }
       const at = fresh ?? found!;
@@ -355,7 +360,7 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
       if (at !== lastGeneration) follower.stop();
       const replayed = await replayAll(tx, at);
       if (replayed > 0) logger.info({ replayed }, 'replayed invalidations Redis had not acknowledged');
-      return { generation: at, regenerated: fresh !== null };
+      return { generation: at, regenerated: fresh !== null, dropped };
     });
     metrics.syncs.inc();
     if (next.regenerated) metrics.generations.inc();
@@ -364,13 +369,28 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
     void follower.start();
     wake();
     void acks.flush();
+    return next.dropped;
   }
 
   function sync(): Promise<void> {
-    syncing ??= doSync().finally(() => {
+    syncing ??= doSync().then(() => undefined).finally(() => {
       syncing = null;
     });
     return syncing;
+  }
+
+  async function regenerate(): Promise<number> {
+    // After any sync under way (its failure is its own callers' to handle): one at a time.
+    while (syncing) await syncing.catch(() => undefined);
+    const done = doSync(true);
+    // Its failure is reported to its caller through `done`; later syncs start again.
+    syncing = done.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      syncing = null;
+    });
+    return done;
   }
 
   /** Syncs as soon as Redis answers, retrying until it has. */
@@ -439,6 +459,7 @@ export function createRedisInvalidationLog(options: RedisInvalidationLogOptions)
     },
     generation: () => generation,
     sync,
+    regenerate,
     async start() {
       ensureSynced();
     },

@@ -17,3 +17,6 @@ export const memorySearchTag = (contextId: string) => entityTag('MemorySearchCon
 
 /** Every page of a user's contexts (`contexts`). */
 export const contextListTag = (ownerId: string) => entityTag('ContextConnection', ownerId);
+
+/** Every response cached for one viewer (responses are kept per viewer): what an admin purge of a user drops. */
+export const viewerTag = (userId: string) => entityTag('Viewer', userId);

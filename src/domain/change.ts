@@ -10,6 +10,8 @@ export const CHANGE_REASONS = [
   'USER_UPDATED',
   'USER_DELETED',
   'API_KEY_REVOKED',
+  /** An admin purged cached data (purgeCache, or the CLI's purge): no data changed. */
+  'ADMIN_PURGE',
 ] as const;
 
 export type ChangeReason = (typeof CHANGE_REASONS)[number];
@@ -47,7 +49,14 @@ export interface Change {
   user: ChangedEntity | null;
   /** API keys that stopped working, by the hash of their token (the key each is cached under). */
   apiKeys: Array<{ id: string; secretHash: string }>;
+  /** Further contexts (an admin purge of a user's data names all of theirs). */
+  contexts: ChangedEntity[];
+  /** In-process tiers every instance empties (an admin purge of a kind, or of everything). */
+  resetL1: L1Part[];
 }
+
+/** The in-process tiers: entities, and whole responses. */
+export type L1Part = 'entities' | 'responses';
 
 /** A write's change and its row in the outbox, as the repositories return them. */
 export interface RecordedChange {

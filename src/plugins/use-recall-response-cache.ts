@@ -4,6 +4,7 @@ import { admissionOf } from '../admission/admission.js';
 import type { CacheMetrics } from '../cache/cache-metrics.js';
 import { POSITION_TTL_MS } from '../cache/redis-invalidation-log.js';
 import { tagsOf, type ResponseStore } from '../cache/response-store.js';
+import { viewerTag } from '../cache/response-tags.js';
 import type { Clock } from '../clock.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { missedByFront } from '../http/cached-hit-front.js';
@@ -63,7 +64,7 @@ export function useRecallResponseCache(options: RecallResponseCacheOptions): Plu
       // Past half the life of tag positions, a request's store could outlive the record it is guarded by.
       const recent = performance.now() - context.startedAt < POSITION_TTL_MS / 2;
       const stored = recent
-        ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, tagsOf(entities, context.dependsOn), ttl, context.read)
+        ? store.set(id, { result, etag, retrieved: [...context.retrieved] }, [...tagsOf(entities, context.dependsOn), viewerTag(viewer.user.id)], ttl, context.read)
         : Promise.resolve(false);
       outcomes.set(
         context,

@@ -1,6 +1,7 @@
 import { withWriteThrough } from '../cache/invalidation.js';
 import { InvalidationPending, type Applied } from '../cache/invalidation-log.js';
 import type { CacheWrite } from '../cache/store.js';
+import type { AppDeps } from '../app-deps.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
 import type { RecordedChange } from '../domain/change.js';
 import { clientError } from '../errors.js';
@@ -29,25 +30,40 @@ export interface Written extends RecordedChange {
  */
 export async function afterWrite(scope: RequestScope, written: Written): Promise<void> {
   const { change } = written;
-  const { cache, events, clock } = scope.deps;
   const { loaders } = scope;
   if (change.context) loaders.forgetContext(change.context.id);
   for (const memory of change.memories) loaders.forgetMemory(memory.id);
 
+  const applied = await applyChange(scope.deps, written, scope.signal);
+  if (applied && (applied.generation !== scope.read.gen || applied.position > scope.read.pos)) {
+    scope.read = { ...scope.read, gen: applied.generation, pos: applied.position };
+  }
+
+  for (const memory of written.prime?.memories ?? []) loaders.memory.prime(memory.id, memory);
+  if (written.prime?.context) loaders.context.prime(written.prime.context.id, written.prime.context);
+}
+
+/**
+ * Steps 2 and 4 of `afterWrite`, for any recorded change (a write's, or an admin purge's, which
+ * has no request of its own in the CLI): applies its invalidation everywhere, then tells
+ * subscribers. Throws CACHE_UNAVAILABLE when the cache did not confirm it in time.
+ */
+export async function applyChange(
+  deps: Pick<AppDeps, 'cache' | 'events' | 'clock'>,
+  written: Pick<Written, 'change' | 'outboxId' | 'writeThrough' | 'history'>,
+  signal?: AbortSignal,
+): Promise<Applied | null> {
+  const { change } = written;
+  const { cache, events, clock } = deps;
   let applied: Applied | null = null;
   let pending = false;
   try {
-    applied = await cache.log.apply(withWriteThrough(cache.invalidationOf(change), written.writeThrough ?? []), written.outboxId, scope.signal);
+    applied = await cache.log.apply(withWriteThrough(cache.invalidationOf(change), written.writeThrough ?? []), written.outboxId, signal);
   } catch (error) {
     if (!(error instanceof InvalidationPending)) throw error;
     pending = true;
   }
-  if (applied) {
-    cache.metrics.invalidations.inc({ reason: change.reason });
-    if (applied.generation !== scope.read.gen || applied.position > scope.read.pos) {
-      scope.read = { ...scope.read, gen: applied.generation, pos: applied.position };
-    }
-  }
+  if (applied) cache.metrics.invalidations.inc({ reason: change.reason });
 
   const position = applied?.position ?? null;
   await events.bus.publish(changeEvents(change, written.history ?? [], { position, occurredAt: clock.now(), source: events.bus.source }));
@@ -59,7 +75,5 @@ export async function afterWrite(scope: RequestScope, written: Written): Promise
       { committed: true },
     );
   }
-
-  for (const memory of written.prime?.memories ?? []) loaders.memory.prime(memory.id, memory);
-  if (written.prime?.context) loaders.context.prime(written.prime.context.id, written.prime.context);
+  return applied;
 }

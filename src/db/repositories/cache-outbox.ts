@@ -23,6 +23,9 @@ const changeShape = z
     session: endedSession.nullable().optional(),
     // Absent from changes recorded before API keys existed.
     apiKeys: z.array(z.object({ id: z.string(), secretHash: z.string() })).default([]),
+    // Absent from changes recorded before admin purges existed.
+    contexts: z.array(entity).default([]),
+    resetL1: z.array(z.enum(['entities', 'responses'])).default([]),
   })
   .transform(({ session, sessions, user, ...change }): Change => ({
     ...change,
@@ -52,10 +55,15 @@ export function changeJson(parts: {
   user?: string;
   /** A jsonb array of `{id, secretHash}`. */
   apiKeys?: string;
+  /** A jsonb array of further contexts. */
+  contexts?: string;
+  /** A jsonb array of in-process tiers to empty. */
+  resetL1?: string;
 }): string {
   return `jsonb_build_object('reason', '${parts.reason}', 'ownerId', ${parts.ownerId}, 'contextId', ${parts.contextId},
     'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'},
-    'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'}, 'apiKeys', ${parts.apiKeys ?? `'[]'::jsonb`})`;
+    'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'}, 'apiKeys', ${parts.apiKeys ?? `'[]'::jsonb`},
+    'contexts', ${parts.contexts ?? `'[]'::jsonb`}, 'resetL1', ${parts.resetL1 ?? `'[]'::jsonb`})`;
 }
 
 /**

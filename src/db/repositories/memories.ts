@@ -238,3 +238,14 @@ export async function deleteMemory(
   const { recorded, ...deleted } = withRecordedChange(row);
   return { deleted, recorded };
 }
+
+/** The ids of a context's live memories, a page at a time in id order (warming the cache). */
+export async function pageLiveMemoryIdsOfContext(db: Queryable, contextId: string, page: { afterId: string | null; limit: number }, now: Date): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `SELECT m.id FROM memories m
+     WHERE m.context_id = $1 AND ($2::text IS NULL OR m.id > $2) AND ${liveMemory('$4')}
+     ORDER BY m.id LIMIT $3`,
+    [contextId, page.afterId, page.limit, now],
+  );
+  return rows.map((row) => row.id);
+}
