@@ -261,6 +261,8 @@ export function createRateLimiter(options: RateLimiterOptions) {
     /** Forgets the counts of one identity's field (every identity-argument value of it), or, with `field` null, all its counts and its budget. */
     async reset(identity: string, field: string | null): Promise<void> {
       const prefixes = field === null ? [keys.rate(identity, ''), keys.budget(identity, '')] : [keys.rate(identity, `${field}:`)];
+      // A reset sent while the connection is still being made (the CLI's, just started) must reach Redis.
+      await connected?.();
       for (const prefix of prefixes) await Promise.all([local.reset(prefix), shared?.reset(prefix)]);
     },
 

@@ -1,5 +1,5 @@
 import type { Cache } from '../cache/cache.js';
-import { countKeysByKind, findTopKeys, type KeyCounts, type TopKeys } from '../cache/key-scan.js';
+import { countKeysByKind, findTopKeys, type KeyCounts, type OnProgress, type TopKeys } from '../cache/key-scan.js';
 import { readRedisStats, type RedisMemoryStats } from '../cache/redis-info.js';
 import { clientError } from '../errors.js';
 import { isAdmin, type RequestScope } from '../request-scope.js';
@@ -62,7 +62,7 @@ async function responseStats(cache: Cache, lookups: readonly LookupStats[]): Pro
  * memory and top keys are read from Redis now (null or empty without it, or while it does not
  * answer: stats never fail for Redis's sake).
  */
-export async function readCacheStats(cache: Cache, options: { maxKeys?: number; topKeys?: number } = {}): Promise<CacheStats> {
+export async function readCacheStats(cache: Cache, options: { maxKeys?: number; topKeys?: number; onProgress?: OnProgress } = {}): Promise<CacheStats> {
   const lookups = await lookupStats(cache);
   const health = await cache.health();
   const base = {
@@ -76,7 +76,7 @@ export async function readCacheStats(cache: Cache, options: { maxKeys?: number; 
   try {
     const [{ maxmemoryPolicy: _policy, ...redis }, counts, top] = await Promise.all([
       readRedisStats(client),
-      countKeysByKind(client, cache.keys, { maxKeys }),
+      countKeysByKind(client, cache.keys, { maxKeys, onProgress: options.onProgress }),
       findTopKeys(client, cache.keys, { limit: options.topKeys ?? TOP_KEYS, maxKeys }),
     ]);
     return { ...base, keys: counts.counts, keysComplete: counts.complete, redis, topKeys: top.keys.map((key) => ({ ...key, method: top.method })) };

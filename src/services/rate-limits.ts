@@ -1,3 +1,4 @@
+import type { AppDeps } from '../app-deps.js';
 import { limitIdentity, limitName } from '../admission/limit-counts.js';
 import { spenderOf } from '../admission/admission.js';
 import { clientError, type UserError } from '../errors.js';
@@ -39,13 +40,21 @@ const IDENTITY = /^(user:[A-Za-z0-9_]+|ip:[0-9A-Fa-f.:]+)$/;
 export async function resetRateLimit(scope: RequestScope, input: { identity: string; field?: string | null }): Promise<{ errors: UserError[] }> {
   const viewer = requireViewer(scope);
   if (!isAdmin(viewer)) throw clientError('FORBIDDEN', 'Only admins may reset rate limits.');
+  return resetLimits(scope.deps, input);
+}
+
+/** The reset itself, for `resetRateLimit` and the admin CLI: one identity's counts of a field, or all of them and its budget. */
+export async function resetLimits(
+  deps: Pick<AppDeps, 'limiter' | 'fieldLimits'>,
+  input: { identity: string; field?: string | null },
+): Promise<{ errors: UserError[] }> {
   if (!IDENTITY.test(input.identity)) {
     return { errors: [{ code: 'BAD_USER_INPUT', message: 'identity must be user:<id> or ip:<address>.', field: ['input', 'identity'] }] };
   }
   const field = input.field ?? null;
-  if (field !== null && !scope.deps.fieldLimits.has(field)) {
-    return { errors: [{ code: 'BAD_USER_INPUT', message: `${field} has no rate limit; limited fields: ${[...scope.deps.fieldLimits.keys()].join(', ')}.`, field: ['input', 'field'] }] };
+  if (field !== null && !deps.fieldLimits.has(field)) {
+    return { errors: [{ code: 'BAD_USER_INPUT', message: `${field} has no rate limit; limited fields: ${[...deps.fieldLimits.keys()].join(', ')}.`, field: ['input', 'field'] }] };
   }
-  await scope.deps.limiter.reset(input.identity, field);
+  await deps.limiter.reset(input.identity, field);
   return { errors: [] };
 }

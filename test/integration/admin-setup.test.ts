@@ -1,37 +1,8 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
-import { createTestApp, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-/** The environment a process of the same deployment as `t` reads. */
-function deploymentEnv(t: TestApp): Record<string, string> {
-  const { config } = t.app.deps;
-  return {
-    PATH: process.env['PATH']!,
-    HOME: process.env['HOME']!,
-    DATABASE_URL: config.DATABASE_URL!,
-    DATABASE_SCHEMA: config.DATABASE_SCHEMA,
-    REDIS_URL: config.REDIS_URL!,
-    REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
-    SESSION_SECRET: config.SESSION_SECRET!,
-    LOG_LEVEL: 'warn',
-  };
-}
-
-function run(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+import { deploymentEnv, ROOT, runAdmin as run } from '../helpers/admin-cli.js';
+import { createTestApp, TEST_PASSWORD } from '../helpers/test-app.js';
 
 const ROLE = '{ viewer { role } }';
 
