@@ -11,14 +11,31 @@ describe('outbox changes', () => {
       sessions: [{ id: 'ses_1', tokenHash: 'h1' }],
       user: null,
       apiKeys: [],
+      contexts: [],
+      resetL1: [],
     });
     expect(parseChange({ ...base, reason: 'MEMORIES_ADDED', session: null })).toMatchObject({ sessions: [], user: null });
   });
 
   it('reads the current shape, and refuses what it cannot read', () => {
-    const change = { ...base, reason: 'USER_DELETED', sessions: [], user: { id: 'usr_1', version: 3, gone: true }, apiKeys: [{ id: 'key_1', secretHash: 'h2' }] };
+    const change = {
+      ...base,
+      reason: 'USER_DELETED',
+      sessions: [],
+      user: { id: 'usr_1', version: 3, gone: true },
+      apiKeys: [{ id: 'key_1', secretHash: 'h2' }],
+      contexts: [],
+      resetL1: [],
+    };
     expect(parseChange(change)).toEqual(change);
     expect(parseChange({ ...change, reason: 'SOMETHING_NEW' })).toBeNull();
     expect(parseChange({ ...change, sessions: [{ id: 'ses_1' }] })).toBeNull();
+  });
+
+  it('reads an admin purge, and rows recorded before purges existed with no contexts and no tier to empty', () => {
+    const purge = { ...base, reason: 'ADMIN_PURGE', sessions: [], user: null, apiKeys: [], contexts: [{ id: 'ctx_1', version: 2, gone: false }], resetL1: ['responses'] };
+    expect(parseChange(purge)).toEqual(purge);
+    expect(parseChange({ ...purge, resetL1: ['everything'] })).toBeNull();
+    expect(parseChange({ ...base, reason: 'MEMORY_UPDATED', sessions: [], user: null })).toMatchObject({ contexts: [], resetL1: [] });
   });
 });
