@@ -1,5 +1,6 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
 import { apiKeyResolvers } from './api-key.js';
+import { cacheAdminResolvers } from './cache-admin.js';
 import { contextResolvers } from './context.js';
 import { memoryResolvers } from './memory.js';
 import { nodeResolvers } from './node.js';
@@ -22,4 +23,5 @@ export const resolvers: Resolvers[] = [
   nodeResolvers,
   subscriptionResolvers,
   rateLimitResolvers,
+  cacheAdminResolvers,
 ];

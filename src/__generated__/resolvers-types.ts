@@ -110,6 +110,39 @@ export type CacheInvalidationFilter = {
   typenames?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+export type CacheKeyCount = {
+  __typename?: 'CacheKeyCount';
+  count: Scalars['Int']['output'];
+  kind: Scalars['String']['output'];
+};
+
+export type CacheLookupStats = {
+  __typename?: 'CacheLookupStats';
+  /** hits / (hits + misses); null before any lookup. */
+  hitRatio?: Maybe<Scalars['Float']['output']>;
+  hits: Scalars['Float']['output'];
+  kind: Scalars['String']['output'];
+  misses: Scalars['Float']['output'];
+  tier: Scalars['String']['output'];
+};
+
+/** What the caches hold and how they do, since this instance started. Admins only. */
+export type CacheStats = {
+  __typename?: 'CacheStats';
+  /** The Redis circuit breaker: closed, open, or disabled (no Redis). */
+  circuit: Scalars['String']['output'];
+  /** Cached keys by kind, counted by a SCAN of the prefix (empty without Redis). */
+  keys: Array<CacheKeyCount>;
+  /** Entity lookups since start, by kind (memory, score, session, user, context, apikey) and tier (l1, redis, memory, database). */
+  lookups: Array<CacheLookupStats>;
+  /** Sampled from Redis INFO (null without Redis, or while Redis does not answer). */
+  redis?: Maybe<RedisStats>;
+  /** The response cache since start. */
+  responses: ResponseCacheStats;
+  /** The most accessed keys, and how that was measured (see TopKey.method). */
+  topKeys: Array<TopKey>;
+};
+
 /** A named space of memories, e.g. one conversation, project or agent. */
 export type Context = Node & {
   __typename?: 'Context';
@@ -389,6 +422,8 @@ export type Mutation = {
   logout: LogoutPayload;
   /** Ends all your sessions (or all but this one, with keepCurrent), on every instance, before replying. */
   logoutEverywhere: LogoutEverywherePayload;
+  /** Admins only. Goes through the same invalidation as writes (reason ADMIN_PURGE): every instance's L1 and every subscriber sees it before the reply. */
+  purgeCache: PurgeCachePayload;
   /** Admins only: forgets the counts of one identity's field limit, or all of its counts. */
   resetRateLimit: ResetRateLimitPayload;
   /** Revokes one of the viewer's keys (anyone's for an admin); it is refused everywhere before this replies. Another's id is NOT_FOUND, like an unknown one. */
@@ -399,6 +434,8 @@ export type Mutation = {
   signUp?: Maybe<AuthPayload>;
   updateContext: ContextPayload;
   updateMemory: MemoryPayload;
+  /** Admins only. Loads a context's (or a user's) entities and scores into the cache, in batches. */
+  warmCache: WarmCachePayload;
 };
 
 
@@ -447,6 +484,11 @@ export type MutationLogoutEverywhereArgs = {
 };
 
 
+export type MutationPurgeCacheArgs = {
+  input: PurgeCacheInput;
+};
+
+
 export type MutationResetRateLimitArgs = {
   input: ResetRateLimitInput;
 };
@@ -474,6 +516,11 @@ export type MutationUpdateContextArgs = {
 
 export type MutationUpdateMemoryArgs = {
   input: UpdateMemoryInput;
+};
+
+
+export type MutationWarmCacheArgs = {
+  input: WarmCacheInput;
 };
 
 export type NewMemoryInput = {
@@ -507,8 +554,31 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+export type PurgeCacheInput = {
+  /** Everything under the prefix. */
+  all?: InputMaybe<Scalars['Boolean']['input']>;
+  /** A context with every list, search and memory response of it. */
+  contextId?: InputMaybe<Scalars['ID']['input']>;
+  id?: InputMaybe<Scalars['ID']['input']>;
+  /** Every key of one kind (memory, score, session, user, context, apikey, response). */
+  kind?: InputMaybe<Scalars['String']['input']>;
+  /** With id: one entity (Memory, Context, User); a Context goes with its lists and searches. */
+  typename?: InputMaybe<Scalars['String']['input']>;
+  /** Every cached response and entity of one user. */
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type PurgeCachePayload = {
+  __typename?: 'PurgeCachePayload';
+  errors: Array<UserError>;
+  /** How many keys or tags were invalidated. */
+  purged: Scalars['Int']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  /** Admins only: others get FORBIDDEN. */
+  cacheStats: CacheStats;
   /** A context of the viewer, or null when there is none with this id. */
   context?: Maybe<Context>;
   /** The viewer's contexts, newest first. */
@@ -579,6 +649,15 @@ export type RateLimits = {
   fields: Array<FieldLimitStatus>;
 };
 
+export type RedisStats = {
+  __typename?: 'RedisStats';
+  evictedKeys: Scalars['Float']['output'];
+  expiredKeys: Scalars['Float']['output'];
+  keyspaceHits: Scalars['Float']['output'];
+  keyspaceMisses: Scalars['Float']['output'];
+  usedMemoryBytes: Scalars['Float']['output'];
+};
+
 /** How relevant a memory is to a context, for the viewer. */
 export type RelevanceScore = Node & {
   __typename?: 'RelevanceScore';
@@ -602,6 +681,16 @@ export type ResetRateLimitInput = {
 export type ResetRateLimitPayload = {
   __typename?: 'ResetRateLimitPayload';
   errors: Array<UserError>;
+};
+
+export type ResponseCacheStats = {
+  __typename?: 'ResponseCacheStats';
+  frontNotModified: Scalars['Float']['output'];
+  /** The cached-hit front's answers: 200s and 304s. */
+  frontOk: Scalars['Float']['output'];
+  hitRatio?: Maybe<Scalars['Float']['output']>;
+  hits: Scalars['Float']['output'];
+  misses: Scalars['Float']['output'];
 };
 
 export type RevokeApiKeyInput = {
@@ -726,6 +815,16 @@ export type Tier =
   | 'FREE'
   | 'PRO';
 
+export type TopKey = {
+  __typename?: 'TopKey';
+  /** The key without the deployment's prefix. */
+  key: Scalars['String']['output'];
+  kind: Scalars['String']['output'];
+  /** OBJECT_FREQ (LFU policies) or MEMORY_USAGE (bytes; any other policy). */
+  method: Scalars['String']['output'];
+  score: Scalars['Float']['output'];
+};
+
 export type UpdateContextInput = {
   /** Set to null to clear it. */
   description?: InputMaybe<Scalars['String']['input']>;
@@ -780,6 +879,19 @@ export type UserError = {
   code: Scalars['String']['output'];
   field?: Maybe<Array<Scalars['String']['output']>>;
   message: Scalars['String']['output'];
+};
+
+export type WarmCacheInput = {
+  contextId?: InputMaybe<Scalars['ID']['input']>;
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type WarmCachePayload = {
+  __typename?: 'WarmCachePayload';
+  contexts: Scalars['Int']['output'];
+  errors: Array<UserError>;
+  memories: Scalars['Int']['output'];
+  scores: Scalars['Int']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -878,6 +990,9 @@ export type ResolversTypes = ResolversObject<{
   CacheControlScope: CacheControlScope;
   CacheInvalidation: ResolverTypeWrapper<CacheInvalidationModel>;
   CacheInvalidationFilter: CacheInvalidationFilter;
+  CacheKeyCount: ResolverTypeWrapper<CacheKeyCount>;
+  CacheLookupStats: ResolverTypeWrapper<CacheLookupStats>;
+  CacheStats: ResolverTypeWrapper<CacheStats>;
   Context: ResolverTypeWrapper<ContextRow>;
   ContextConnection: ResolverTypeWrapper<Omit<ContextConnection, 'edges'> & { edges: Array<ResolversTypes['ContextEdge']> }>;
   ContextEdge: ResolverTypeWrapper<Omit<ContextEdge, 'node'> & { node: ResolversTypes['Context'] }>;
@@ -917,12 +1032,16 @@ export type ResolversTypes = ResolversObject<{
   NewMemoryInput: NewMemoryInput;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PurgeCacheInput: PurgeCacheInput;
+  PurgeCachePayload: ResolverTypeWrapper<PurgeCachePayload>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RateLimitPer: RateLimitPer;
   RateLimits: ResolverTypeWrapper<RateLimits>;
+  RedisStats: ResolverTypeWrapper<RedisStats>;
   RelevanceScore: ResolverTypeWrapper<RelevanceScoreModel>;
   ResetRateLimitInput: ResetRateLimitInput;
   ResetRateLimitPayload: ResolverTypeWrapper<ResetRateLimitPayload>;
+  ResponseCacheStats: ResolverTypeWrapper<ResponseCacheStats>;
   RevokeApiKeyInput: RevokeApiKeyInput;
   RevokeApiKeyPayload: ResolverTypeWrapper<Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
   RevokeSessionInput: RevokeSessionInput;
@@ -938,10 +1057,13 @@ export type ResolversTypes = ResolversObject<{
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tier: Tier;
+  TopKey: ResolverTypeWrapper<TopKey>;
   UpdateContextInput: UpdateContextInput;
   UpdateMemoryInput: UpdateMemoryInput;
   User: ResolverTypeWrapper<UserRow>;
   UserError: ResolverTypeWrapper<UserError>;
+  WarmCacheInput: WarmCacheInput;
+  WarmCachePayload: ResolverTypeWrapper<WarmCachePayload>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -954,6 +1076,9 @@ export type ResolversParentTypes = ResolversObject<{
   BudgetStatus: BudgetStatus;
   CacheInvalidation: CacheInvalidationModel;
   CacheInvalidationFilter: CacheInvalidationFilter;
+  CacheKeyCount: CacheKeyCount;
+  CacheLookupStats: CacheLookupStats;
+  CacheStats: CacheStats;
   Context: ContextRow;
   ContextConnection: Omit<ContextConnection, 'edges'> & { edges: Array<ResolversParentTypes['ContextEdge']> };
   ContextEdge: Omit<ContextEdge, 'node'> & { node: ResolversParentTypes['Context'] };
@@ -991,11 +1116,15 @@ export type ResolversParentTypes = ResolversObject<{
   NewMemoryInput: NewMemoryInput;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
+  PurgeCacheInput: PurgeCacheInput;
+  PurgeCachePayload: PurgeCachePayload;
   Query: Record<PropertyKey, never>;
   RateLimits: RateLimits;
+  RedisStats: RedisStats;
   RelevanceScore: RelevanceScoreModel;
   ResetRateLimitInput: ResetRateLimitInput;
   ResetRateLimitPayload: ResetRateLimitPayload;
+  ResponseCacheStats: ResponseCacheStats;
   RevokeApiKeyInput: RevokeApiKeyInput;
   RevokeApiKeyPayload: Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   RevokeSessionInput: RevokeSessionInput;
@@ -1009,10 +1138,13 @@ export type ResolversParentTypes = ResolversObject<{
   SignUpInput: SignUpInput;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
+  TopKey: TopKey;
   UpdateContextInput: UpdateContextInput;
   UpdateMemoryInput: UpdateMemoryInput;
   User: UserRow;
   UserError: UserError;
+  WarmCacheInput: WarmCacheInput;
+  WarmCachePayload: WarmCachePayload;
 }>;
 
 export type CacheControlDirectiveArgs = {
@@ -1092,6 +1224,28 @@ export type CacheInvalidationResolvers<ContextType = GraphQLContext, ParentType 
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CacheKeyCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheKeyCount'] = ResolversParentTypes['CacheKeyCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CacheLookupStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheLookupStats'] = ResolversParentTypes['CacheLookupStats']> = ResolversObject<{
+  hitRatio?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  hits?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  misses?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  tier?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CacheStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheStats'] = ResolversParentTypes['CacheStats']> = ResolversObject<{
+  circuit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  keys?: Resolver<Array<ResolversTypes['CacheKeyCount']>, ParentType, ContextType>;
+  lookups?: Resolver<Array<ResolversTypes['CacheLookupStats']>, ParentType, ContextType>;
+  redis?: Resolver<Maybe<ResolversTypes['RedisStats']>, ParentType, ContextType>;
+  responses?: Resolver<ResolversTypes['ResponseCacheStats'], ParentType, ContextType>;
+  topKeys?: Resolver<Array<ResolversTypes['TopKey']>, ParentType, ContextType>;
 }>;
 
 export type ContextResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Context'] = ResolversParentTypes['Context']> = ResolversObject<{
@@ -1243,12 +1397,14 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   login?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['LogoutPayload'], ParentType, ContextType>;
   logoutEverywhere?: Resolver<ResolversTypes['LogoutEverywherePayload'], ParentType, ContextType, Partial<MutationLogoutEverywhereArgs>>;
+  purgeCache?: Resolver<ResolversTypes['PurgeCachePayload'], ParentType, ContextType, RequireFields<MutationPurgeCacheArgs, 'input'>>;
   resetRateLimit?: Resolver<ResolversTypes['ResetRateLimitPayload'], ParentType, ContextType, RequireFields<MutationResetRateLimitArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   signUp?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   updateContext?: Resolver<ResolversTypes['ContextPayload'], ParentType, ContextType, RequireFields<MutationUpdateContextArgs, 'input'>>;
   updateMemory?: Resolver<ResolversTypes['MemoryPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemoryArgs, 'input'>>;
+  warmCache?: Resolver<ResolversTypes['WarmCachePayload'], ParentType, ContextType, RequireFields<MutationWarmCacheArgs, 'input'>>;
 }>;
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = ResolversObject<{
@@ -1262,7 +1418,13 @@ export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends R
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type PurgeCachePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PurgeCachePayload'] = ResolversParentTypes['PurgeCachePayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  purged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  cacheStats?: Resolver<ResolversTypes['CacheStats'], ParentType, ContextType>;
   context?: Resolver<Maybe<ResolversTypes['Context']>, ParentType, ContextType, RequireFields<QueryContextArgs, 'id'>>;
   contexts?: Resolver<ResolversTypes['ContextConnection'], ParentType, ContextType, Partial<QueryContextsArgs>>;
   memory?: Resolver<Maybe<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QueryMemoryArgs, 'id'>>;
@@ -1277,6 +1439,14 @@ export type RateLimitsResolvers<ContextType = GraphQLContext, ParentType extends
   fields?: Resolver<Array<ResolversTypes['FieldLimitStatus']>, ParentType, ContextType>;
 }>;
 
+export type RedisStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RedisStats'] = ResolversParentTypes['RedisStats']> = ResolversObject<{
+  evictedKeys?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  expiredKeys?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  keyspaceHits?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  keyspaceMisses?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  usedMemoryBytes?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type RelevanceScoreResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RelevanceScore'] = ResolversParentTypes['RelevanceScore']> = ResolversObject<{
   breakdown?: Resolver<ResolversTypes['ScoreBreakdown'], ParentType, ContextType>;
   computedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1289,6 +1459,14 @@ export type RelevanceScoreResolvers<ContextType = GraphQLContext, ParentType ext
 
 export type ResetRateLimitPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResetRateLimitPayload'] = ResolversParentTypes['ResetRateLimitPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
+export type ResponseCacheStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResponseCacheStats'] = ResolversParentTypes['ResponseCacheStats']> = ResolversObject<{
+  frontNotModified?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  frontOk?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  hitRatio?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  hits?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  misses?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 }>;
 
 export type RevokeApiKeyPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RevokeApiKeyPayload'] = ResolversParentTypes['RevokeApiKeyPayload']> = ResolversObject<{
@@ -1342,6 +1520,13 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
   memoryEvents?: SubscriptionResolver<ResolversTypes['MemoryEvent'], "memoryEvents", ParentType, ContextType, RequireFields<SubscriptionMemoryEventsArgs, 'contextId'>>;
 }>;
 
+export type TopKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TopKey'] = ResolversParentTypes['TopKey']> = ResolversObject<{
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1361,12 +1546,22 @@ export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends 
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type WarmCachePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WarmCachePayload'] = ResolversParentTypes['WarmCachePayload']> = ResolversObject<{
+  contexts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  memories?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  scores?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   AddMemoriesPayload?: AddMemoriesPayloadResolvers<ContextType>;
   ApiKey?: ApiKeyResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   BudgetStatus?: BudgetStatusResolvers<ContextType>;
   CacheInvalidation?: CacheInvalidationResolvers<ContextType>;
+  CacheKeyCount?: CacheKeyCountResolvers<ContextType>;
+  CacheLookupStats?: CacheLookupStatsResolvers<ContextType>;
+  CacheStats?: CacheStatsResolvers<ContextType>;
   Context?: ContextResolvers<ContextType>;
   ContextConnection?: ContextConnectionResolvers<ContextType>;
   ContextEdge?: ContextEdgeResolvers<ContextType>;
@@ -1391,10 +1586,13 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PurgeCachePayload?: PurgeCachePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RateLimits?: RateLimitsResolvers<ContextType>;
+  RedisStats?: RedisStatsResolvers<ContextType>;
   RelevanceScore?: RelevanceScoreResolvers<ContextType>;
   ResetRateLimitPayload?: ResetRateLimitPayloadResolvers<ContextType>;
+  ResponseCacheStats?: ResponseCacheStatsResolvers<ContextType>;
   RevokeApiKeyPayload?: RevokeApiKeyPayloadResolvers<ContextType>;
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   ScoreBreakdown?: ScoreBreakdownResolvers<ContextType>;
@@ -1403,8 +1601,10 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   SessionConnection?: SessionConnectionResolvers<ContextType>;
   SessionEdge?: SessionEdgeResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  TopKey?: TopKeyResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
+  WarmCachePayload?: WarmCachePayloadResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = ResolversObject<{
