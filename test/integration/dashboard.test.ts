@@ -122,7 +122,6 @@ describe.runIf(hasChromium() && inject('redisUrl'))('the cache dashboard in Chro
     expect(errors).toEqual([]);
   });
 
-  // Needs purgeCache's resolver from the admin work (branch `admin`): without it, purgeCache answers an error.
   it('purges the entity of a feed item, and everything after a confirmation, through purgeCache', async () => {
     const entity = page.locator('#feed li[data-reason="CONTEXT_UPDATED"] .entity', { hasText: `Context ${contextId}` });
     await entity.getByRole('button', { name: 'Purge' }).click();

@@ -11,6 +11,8 @@
   const FEED_MAX = 100;
   const RECONNECT_MS = 2000;
   const KINDS = ['memory', 'score', 'session', 'user', 'context', 'apikey'];
+  /** What purgeCache takes by typename and id (sessions and keys end by revocation, not by purging). */
+  const PURGEABLE = new Set(['Memory', 'Context', 'User']);
   const COLORS = ['#2563eb', '#d97706', '#7c3aed', '#059669', '#db2777', '#0891b2'];
 
   const LOGIN = `mutation DashboardLogin($input: LoginInput!) {
@@ -340,7 +342,7 @@
       const span = document.createElement('span');
       span.className = 'entity';
       span.textContent = entity.id ? `${entity.typename} ${entity.id}` : `every ${entity.typename}`;
-      if (entity.id) {
+      if (entity.id && PURGEABLE.has(entity.typename)) {
         const button = document.createElement('button');
         button.type = 'button';
         button.className = 'small danger';
