@@ -7,6 +7,7 @@ import type { AdmissionControl } from '../admission/admission.js';
 import type { AppDeps } from '../app-deps.js';
 import { useAdmission } from './use-admission.js';
 import { useCsrfPrevention } from './use-csrf-prevention.js';
+import { useDashboard } from './use-dashboard.js';
 import { useHealthEndpoint } from './use-health-endpoint.js';
 import { useInputGuard } from './use-input-guard.js';
 import { useIntrospectionPolicy } from './use-introspection-policy.js';
@@ -38,6 +39,7 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
     useRequestLogger({ logger: deps.logger }),
     useCsrfPrevention(),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
+    useDashboard(),
     useSequentialBatches(),
     usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
     useAdmission({ admission }),
