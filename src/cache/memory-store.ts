@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { deepFreeze } from './deep-freeze.js';
 import { decodeEnvelope, type Envelope } from './envelope.js';
-import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition } from './store.js';
+import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition, TierTimings } from './store.js';
 
 interface Stored {
   value: string;
@@ -70,7 +70,18 @@ export type MemoryStore = ReturnType<typeof createMemoryStore>;
 /** The in-process store as the whole cache (no Redis). */
 export function memoryTier(store: MemoryStore): EntityCache {
   return {
-    read: async (keys) => store.readMany(keys),
+    read: async (keys, _read, timings) => timed('memory', timings, () => store.readMany(keys)),
     fill: async (writes, read) => store.fill(writes, read),
   };
+}
+
+/** Runs one tier's part of a read, reporting its duration to `timings` if given. */
+export async function timed<T>(tier: CacheTier, timings: TierTimings | undefined, work: () => T | Promise<T>): Promise<T> {
+  if (!timings) return work();
+  const started = performance.now();
+  try {
+    return await work();
+  } finally {
+    timings(tier, (performance.now() - started) / 1000);
+  }
 }
