@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import parsePrometheus, { type MetricFamily } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen, subscribeOverSse, until } from '../helpers/subscriptions.js';
+import { createClient as createSseClient } from 'graphql-sse';
+import { listen, newStream, subscribeOverSse, subscribeOverWebSocket, until, webSocketClient, type Subscription } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends, deployments } from '../helpers/test-database.js';
 
@@ -161,22 +162,39 @@ describe.each(deployments())('/metrics ($name)', ({ backend, redisUrl }) => {
   });
 
   it('counts subscribers by transport, and the events delivered to them', async () => {
-    const { contextId, memoryIds } = await t.newMemories(user, ['watched']);
-    expect(contextId).toBeTruthy();
-    const subscription = await subscribeOverSse(t, `${base}/graphql`, user.token, INVALIDATIONS);
+    const { memoryIds } = await t.newMemories(user, ['watched']);
+    const ws = webSocketClient(`${base}/graphql`, user.token);
+    const single = createSseClient({ url: `${base}/graphql/stream`, singleConnection: true, headers: { authorization: `Bearer ${user.token}` }, retryAttempts: 0 });
+    const singleEvents: unknown[] = [];
+    const subscriptions: Array<{ close(): Promise<void> | void }> = [];
     try {
+      subscriptions.push(await subscribeOverSse(t, `${base}/graphql`, user.token, INVALIDATIONS));
+      subscriptions.push(await subscribeOverWebSocket(t, ws, INVALIDATIONS));
+      const opened = newStream(t);
+      subscriptions.push({ close: single.subscribe({ query: INVALIDATIONS }, { next: (value) => void singleEvents.push(value), error: () => undefined, complete: () => undefined }) });
+      await opened;
       const open = await scrape(base);
-      expect(sum(open, 'recall_subscriptions_active', { field: 'cacheInvalidated', transport: 'sse' })).toBe(1);
+      for (const transport of ['sse', 'websocket', 'sse-single']) {
+        expect(sum(open, 'recall_subscriptions_active', { field: 'cacheInvalidated', transport })).toBe(1);
+      }
       await t.gql(UPDATE, { id: memoryIds[0], content: 'changed' }, { token: user.token });
-      expect((await subscription.next()).data.cacheInvalidated.reason).toBe('MEMORY_UPDATED');
-      // The metric is counted before the delivery is yielded, so it has moved by now.
+      const [sse, socket] = subscriptions as Subscription[];
+      expect((await sse!.next()).data.cacheInvalidated.reason).toBe('MEMORY_UPDATED');
+      expect((await socket!.next()).data.cacheInvalidated.reason).toBe('MEMORY_UPDATED');
+      await until(() => singleEvents.length === 1);
+      // Each delivery is counted before it is yielded, so every count has moved by now.
       const delivered = await scrape(base);
-      expect(sum(delivered, 'recall_events_delivered_total', { field: 'cacheInvalidated', transport: 'sse' }) - sum(open, 'recall_events_delivered_total', { field: 'cacheInvalidated', transport: 'sse' })).toBe(1);
+      for (const transport of ['sse', 'websocket', 'sse-single']) {
+        const labels = { field: 'cacheInvalidated', transport };
+        expect(sum(delivered, 'recall_events_delivered_total', labels) - sum(open, 'recall_events_delivered_total', labels)).toBe(1);
+      }
     } finally {
-      await subscription.close();
+      for (const subscription of subscriptions) await subscription.close();
+      single.dispose();
+      await ws.dispose();
     }
     await until(() => t.events.streams.size === 0);
-    expect(sum(await scrape(base), 'recall_subscriptions_active', { transport: 'sse' })).toBe(0);
+    expect(sum(await scrape(base), 'recall_subscriptions_active')).toBe(0);
   });
 
   it('keeps label cardinality bounded after 1,000 distinct ids and operation names', async () => {
