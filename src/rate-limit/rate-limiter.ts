@@ -180,7 +180,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
   });
   const decisions = new Counter({
     name: 'recall_rate_limit_decisions_total',
-    help: 'Rate-limit decisions by limit (the budget of a tier, or a field) and result (allowed, refused); a field call refused in part counts as refused.',
+    help: 'Rate-limit decisions by limit (the budget of a tier, or a field) and result (allowed, refused): one per operation against its budget, one per call of a limited field.',
     labelNames: ['limit', 'result'] as const,
     registers: [options.registry],
   });
@@ -237,13 +237,17 @@ export function createRateLimiter(options: RateLimiterOptions) {
         }),
       );
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
-      const decide = (limit: string, allowed: boolean) => {
-        decisions.inc({ limit, result: allowed ? 'allowed' : 'refused' });
-        if (!allowed) rejected.inc({ limit });
+      // Counted per unit decided: an operation against its budget, each call of a limited field.
+      const decide = (limit: string, allowed: number, refused: number) => {
+        if (allowed > 0) decisions.inc({ limit, result: 'allowed' }, allowed);
+        if (refused > 0) {
+          decisions.inc({ limit, result: 'refused' }, refused);
+          rejected.inc({ limit });
+        }
       };
-      if (spender !== null || !decided.budgetAllowed) decide(`budget:${tier}`, decided.budgetAllowed);
+      if (spender !== null || !decided.budgetAllowed) decide(`budget:${tier}`, decided.budgetAllowed ? 1 : 0, decided.budgetAllowed ? 0 : 1);
       if (decided.budgetAllowed) {
-        for (const [i, call] of request.calls.entries()) decide(call.field, grants[i]!.granted >= call.count);
+        for (const [i, call] of request.calls.entries()) decide(call.field, Math.min(grants[i]!.granted, call.count), Math.max(0, call.count - grants[i]!.granted));
       }
       const decision =
         spender === null
