@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
 import parsePrometheus, { type MetricFamily } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient as createSseClient } from 'graphql-sse';
@@ -70,9 +71,10 @@ describe.each(deployments())('/metrics ($name)', ({ backend, redisUrl }) => {
   let t: TestApp;
   let base: string;
   let user: TestUser;
+  const redisClients = new Map<string, Redis>();
 
   beforeAll(async () => {
-    t = await createTestApp(backend, redisUrl ? { redisUrl } : {});
+    t = await createTestApp(backend, redisUrl ? { redisUrl, redisClients } : {});
     await listen(t);
     base = origin(t);
     user = await t.newUser();
@@ -95,6 +97,21 @@ describe.each(deployments())('/metrics ($name)', ({ backend, redisUrl }) => {
       }
       expect(sum(sampled, 'recall_redis_used_memory_bytes')).toBeGreaterThan(0);
       expect(sum(sampled, 'recall_redis_keyspace_hits') + sum(sampled, 'recall_redis_keyspace_misses')).toBeGreaterThan(0);
+      // However often it is scraped, Redis is not asked: a scrape returns the last sample.
+      const client = redisClients.get('cache')!;
+      const info = client.info.bind(client);
+      let asked = 0;
+      client.info = ((...args: Parameters<typeof info>) => {
+        asked += 1;
+        return info(...args);
+      }) as typeof client.info;
+      try {
+        const scrapes = await Promise.all(Array.from({ length: 5 }, () => scrape(base)));
+        expect(asked).toBe(0);
+        for (const again of scrapes) expect(sum(again, 'recall_redis_used_memory_bytes')).toBeGreaterThan(0);
+      } finally {
+        client.info = info;
+      }
     }
   });
 
