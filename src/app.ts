@@ -211,7 +211,7 @@ export function createApp(options: AppOptions): App {
     yoga,
   );
   const placement = metricsPlacement(config);
-  const metrics = createMetricsEndpoint({ registry, token: config.METRICS_TOKEN });
+  const metrics = createMetricsEndpoint({ registry, logger, token: config.METRICS_TOKEN });
   const server = createHttpServer(placement === 'main-port' ? (req, res) => metrics(req, res) || front(req, res) : front, httpServerOptions(config));
   const metricsServer = placement === 'own-port' ? createHttpServer((req, res) => metrics(req, res) || notFound(req, res), httpServerOptions(config)) : null;
   if (placement === 'off') logger.info('/metrics is not served: in production it needs METRICS_TOKEN, or METRICS_PORT for a port of its own');

@@ -68,7 +68,7 @@ export function createCacheMetrics(registry: Registry) {
     }),
     lookupDuration: new Histogram({
       name: 'recall_cache_lookup_duration_seconds',
-      help: 'Latency of the cache-aside reads of a batch of entities, by kind and tier (l1, redis, memory, and database for the loads of what the cache could not answer).',
+      help: 'Latency of each tier\'s part of a lookup (a batch of entities, or a response), by kind and tier (l1, redis, memory, and database for the batched load of what the cache could not answer).',
       labelNames: ['kind', 'tier'] as const,
       buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,

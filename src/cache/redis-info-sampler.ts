@@ -41,29 +41,29 @@ export function createRedisInfoSampler({ client, registry, logger, intervalMs = 
     });
   }
 
+  let stopped = false;
   const sample = async () => {
+    if (stopped) return;
     try {
-      const info = await client.info('all');
-      for (const [field, value] of parseInfo(info)) last.set(field, value);
+      // The default sections (memory, stats…) hold every exported field.
+      for (const [field, value] of parseInfo(await client.info())) last.set(field, value);
     } catch (error) {
       logger.debug({ err: error }, 'redis INFO sample failed; keeping the last one');
     }
   };
   // The cache's connection queues nothing while it connects: the first sample waits for it.
-  const first = client.status === 'ready' ? sample() : new Promise<void>((resolve) => client.once('ready', () => void sample().then(resolve)));
+  if (client.status === 'ready') void sample();
+  else client.once('ready', () => void sample());
   const timer = setInterval(() => void sample(), intervalMs);
   timer.unref();
 
   return {
-    /** Resolves after the first sample has been taken (or failed). */
-    ready: () => first,
     stop() {
+      stopped = true;
       clearInterval(timer);
     },
   };
 }
-
-export type RedisInfoSampler = ReturnType<typeof createRedisInfoSampler>;
 
 /** The exported fields of an INFO reply (`name:value` lines). */
 export function parseInfo(info: string): Map<Field, number> {

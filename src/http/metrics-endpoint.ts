@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 
 export interface MetricsEndpointOptions {
   registry: Registry;
+  logger: Logger;
   /** Bearer token a scrape must present (METRICS_TOKEN). Default: none, open to whoever reaches the port. */
   token?: string | undefined;
   /** Default: /metrics. */
@@ -19,10 +21,11 @@ export type MetricsEndpoint = (req: IncomingMessage, res: ServerResponse) => boo
  * gets them (401 otherwise): the two are compared by their SHA-256 digests in constant time, so
  * neither the token's bytes nor its length show in the timing.
  */
-export function createMetricsEndpoint({ registry, token, path = '/metrics' }: MetricsEndpointOptions): MetricsEndpoint {
+export function createMetricsEndpoint({ registry, logger, token, path = '/metrics' }: MetricsEndpointOptions): MetricsEndpoint {
   const expected = token === undefined ? null : digest(`Bearer ${token}`);
   return (req, res) => {
-    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
+    // The path alone, without parsing the URL (a malformed one is for the next handler to refuse).
+    if (req.method !== 'GET' || (req.url ?? '').split('?', 1)[0] !== path) return false;
     if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain', 'cache-control': 'no-store' });
       res.end('A bearer token (METRICS_TOKEN) is required.\n');
@@ -30,7 +33,10 @@ export function createMetricsEndpoint({ registry, token, path = '/metrics' }: Me
     }
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body),
-      (error: unknown) => res.destroy(error instanceof Error ? error : new Error('collecting the metrics failed')),
+      (error: unknown) => {
+        logger.error({ err: error }, 'collecting the metrics failed');
+        res.writeHead(500, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('Collecting the metrics failed; the log says why.\n');
+      },
     );
     return true;
   };
