@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import parsePrometheus, { type MetricFamily } from 'parse-prometheus-text-format';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClient as createSseClient } from 'graphql-sse';
 import { listen, newStream, subscribeOverSse, subscribeOverWebSocket, until, webSocketClient, type Subscription } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
@@ -333,6 +333,38 @@ describe.each(backends())('/ready on %s', (backend) => {
     } finally {
       down.app.server.closeAllConnections();
       await down.close();
+    }
+  });
+});
+
+describe.runIf(inject('redisUrl'))('the Redis circuit in metrics', () => {
+  it('shows the breaker open after a failed read and closed once its probe answers, each transition counted once', async () => {
+    const redisClients = new Map<string, Redis>();
+    const t = await createTestApp(backends().at(-1)!, {
+      redisUrl: inject('redisUrl')!,
+      redisClients,
+      env: { REDIS_BREAKER_FAILURES: '1', REDIS_BREAKER_PROBE_MS: '50' },
+    });
+    try {
+      const user = await t.newUser();
+      await until(() => t.cache.log.usable());
+      const client = redisClients.get('cache')!;
+      const mget = client.mget.bind(client);
+      client.mget = (() => Promise.reject(new Error('READONLY injected'))) as unknown as typeof client.mget;
+      try {
+        // An id nothing holds: no tier in process answers it, so the read asks Redis.
+        const read = await t.gql('query ($id: ID!) { node(id: $id) { id } }', { id: 'mem_neverexisted0001' }, { token: user.token });
+        expect(read.data.node).toBeNull();
+        expect(await t.metric('recall_cache_redis_circuit_open')).toBe(1);
+        expect(await t.metric('recall_cache_redis_circuit_transitions_total', { to: 'open' })).toBe(1);
+      } finally {
+        client.mget = mget;
+      }
+      await expect.poll(() => t.metric('recall_cache_redis_circuit_open'), { timeout: 5_000, interval: 20 }).toBe(0);
+      expect(await t.metric('recall_cache_redis_circuit_transitions_total', { to: 'closed' })).toBe(1);
+      expect(await t.metric('recall_cache_redis_circuit_transitions_total', { to: 'open' })).toBe(1);
+    } finally {
+      await t.close();
     }
   });
 });
