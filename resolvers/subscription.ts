@@ -1,5 +1,6 @@
 import type { MemoryEventRow } from '../src/db/rows.js';
 import { LAST_EVENT_ID_HEADER } from '../src/events/event-ids.js';
+import { subscriptionTransport } from '../src/http/subscription-transport.js';
 import type { CacheInvalidationModel } from '../src/events/recall-event.js';
 import { StreamEnd, type Delivery } from '../src/events/subscription-stream.js';
 import type { GraphQLContext } from '../src/graphql-context.js';
@@ -17,6 +18,7 @@ const streamRequest = (ctx: GraphQLContext): StreamRequest => ({
   signal: ctx.request.signal,
   authorization: ctx.authorization,
   clientIp: ctx.clientIp,
+  transport: subscriptionTransport(ctx.request),
 });
 
 /**

@@ -22,14 +22,17 @@ import { createEvents, type Events } from './events/create-events.js';
 import type { GraphQLContext, RequestContext, ServerContext } from './graphql-context.js';
 import { createCachedHitFront } from './http/cached-hit-front.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
-import { createHttpServer, httpServerOptions } from './http/server.js';
+import { createMetricsEndpoint, metricsPlacement } from './http/metrics-endpoint.js';
+import { createHttpServer, httpServerOptions, type RequestListener } from './http/server.js';
 import { serveGraphQLOverWebSocket } from './http/websocket-transport.js';
 import { createIdGenerator } from './ids.js';
 import { createCachedSources } from './loaders/cached-sources.js';
 import { createLogger } from './observability/logger.js';
+import { observeProcess } from './observability/process-metrics.js';
 import { createPlugins } from './plugins/index.js';
 import { useEventStreamErrors } from './plugins/use-event-stream-errors.js';
 import { useEventStreamIds } from './plugins/use-event-stream-ids.js';
+import { useOperationMetrics } from './plugins/use-operation-metrics.js';
 import { useSingleConnectionSse } from './plugins/use-single-connection-sse.js';
 import { createRateLimiter } from './rate-limit/rate-limiter.js';
 import { createSubscriptionSlots } from './rate-limit/subscription-slots.js';
@@ -59,6 +62,8 @@ export interface AppOptions {
 export interface App {
   yoga: YogaServerInstance<ServerContext, RequestContext>;
   server: Server;
+  /** The listener of /metrics alone, when METRICS_PORT is set (the caller listens on it); otherwise null. */
+  metricsServer: Server | null;
   deps: AppDeps;
   registry: Registry;
   /**
@@ -88,12 +93,17 @@ function fieldLimitOverrides(config: Config): FieldLimitOverride[] {
   ];
 }
 
+const notFound: RequestListener = (_req, res) => {
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('Only /metrics is served on this port.\n');
+};
+
 /** Builds the GraphQL server and its HTTP front; nothing listens until `server.listen`. */
 export function createApp(options: AppOptions): App {
   const { config, db } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config);
   const registry = options.registry ?? new Registry();
+  observeProcess(registry);
   const cache = options.cache ?? createMemoryCache(config, { db, registry, logger, clock });
   const limiter = createRateLimiter({
     redisUrl: config.REDIS_URL,
@@ -165,7 +175,7 @@ export function createApp(options: AppOptions): App {
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     context: createContextFactory(deps),
-    plugins: [...createPlugins(deps, admission), eventStreams.plugin, useEventStreamErrors(), ...singleConnection.plugins],
+    plugins: [useOperationMetrics({ registry }), ...createPlugins(deps, admission), eventStreams.plugin, useEventStreamErrors(), ...singleConnection.plugins],
     // A JSON array of operations; each is admitted and spends on its own (see useAdmission).
     batching: { limit: config.MAX_BATCH_SIZE },
     graphiql: config.GRAPHIQL ? graphiqlOptions : false,
@@ -200,7 +210,11 @@ export function createApp(options: AppOptions): App {
     },
     yoga,
   );
-  const server = createHttpServer(front, httpServerOptions(config));
+  const placement = metricsPlacement(config);
+  const metrics = createMetricsEndpoint({ registry, logger, token: config.METRICS_TOKEN });
+  const server = createHttpServer(placement === 'main-port' ? (req, res) => metrics(req, res) || front(req, res) : front, httpServerOptions(config));
+  const metricsServer = placement === 'own-port' ? createHttpServer((req, res) => metrics(req, res) || notFound(req, res), httpServerOptions(config)) : null;
+  if (placement === 'off') logger.info('/metrics is not served: in production it needs METRICS_TOKEN, or METRICS_PORT for a port of its own');
   const websocket = serveGraphQLOverWebSocket(server, yoga, {
     admission,
     maxPayloadBytes: config.MAX_BODY_BYTES,
@@ -214,6 +228,7 @@ export function createApp(options: AppOptions): App {
   return {
     yoga,
     server,
+    metricsServer,
     deps,
     registry,
     endSubscriptions,

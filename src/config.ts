@@ -60,6 +60,20 @@ const exposure = z.object({
   FIELD_SUGGESTIONS: flag.optional(),
 });
 
+/** Where Prometheus scrapes /metrics (see docs/decisions.md, issue 12). */
+const metrics = z.object({
+  /**
+   * Bearer token /metrics requires (`Authorization: Bearer <token>`), at least 16 characters.
+   * Default: unset: /metrics is open in development and test; in production the main port
+   * serves it only with a token (METRICS_PORT serves it without one).
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** Serve /metrics on this port instead of the main one (which then has no /metrics). Default: unset. */
+  METRICS_PORT: port.optional(),
+  /** Interface the METRICS_PORT listener binds to. Default: 127.0.0.1 (this host only). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+});
+
 /** Settings left unset take their default for the environment: production shows less. */
 function withProductionDefaults<Env extends z.infer<typeof server> & z.infer<typeof exposure>>(env: Env) {
   const production = env.NODE_ENV === 'production';
@@ -303,6 +317,7 @@ const rateLimits = z.object({
 
 const schema = server
   .extend(exposure.shape)
+  .extend(metrics.shape)
   .extend(logging.shape)
   .extend(database.shape)
   .extend(cache.shape)
@@ -330,7 +345,7 @@ const schema = server
   .transform(withProductionDefaults);
 
 /** Values that may hold credentials are never echoed back in error messages. */
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SESSION_SECRET_PREVIOUS']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SESSION_SECRET_PREVIOUS', 'METRICS_TOKEN']);
 
 export type Config = Readonly<z.infer<typeof schema>>;
 

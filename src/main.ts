@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { promoteConfiguredAdmin } from './auth/admins.js';
 import { createCache } from './cache/cache.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { instrumentDatabase } from './db/instrumented-database.js';
 import { openDatabase } from './db/open-database.js';
 import { createEvents } from './events/create-events.js';
 import { drainServer } from './graceful-shutdown.js';
@@ -23,15 +24,16 @@ const logger = createLogger(config);
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
-const db = await openDatabase(config, logger).catch((error: unknown) => {
+const registry = new Registry();
+const opened = await openDatabase(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'could not open the database');
   process.exit(1);
 });
-const registry = new Registry();
+const db = instrumentDatabase(opened, registry);
 const cache = await createCache(config, { db, registry, logger });
 const events = createEvents(config, registry, logger);
 const app = createApp({ config, db, cache, events, registry, logger });
-const { server } = app;
+const { server, metricsServer } = app;
 if (config.RECALL_ADMIN_EMAIL) await promoteConfiguredAdmin(config.RECALL_ADMIN_EMAIL, app.deps, logger);
 
 server.on('error', (error) => {
@@ -47,6 +49,16 @@ server.listen(config.PORT, config.HOST, () => {
   );
 });
 
+if (metricsServer) {
+  metricsServer.on('error', (error) => {
+    logger.fatal({ err: error }, `could not listen on ${config.METRICS_HOST}:${config.METRICS_PORT}`);
+    process.exit(1);
+  });
+  metricsServer.listen(config.METRICS_PORT, config.METRICS_HOST, () =>
+    logger.info(`serving /metrics on http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics`),
+  );
+}
+
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) {
@@ -57,6 +69,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ signal }, 'draining in-flight requests');
   await app.endSubscriptions();
   await drainServer(server, config.SHUTDOWN_TIMEOUT_MS, logger);
+  metricsServer?.close();
   await app.close();
   await events.bus.close();
   await cache.close();

@@ -6,7 +6,7 @@ import { deepFreeze } from './deep-freeze.js';
 import { encodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheKind } from './keys.js';
 import type { Sealer } from './sealer.js';
-import type { CacheWrite, ReadPosition } from './store.js';
+import type { CacheWrite, ReadPosition, TierTimings } from './store.js';
 
 export interface CacheAsideSpec<K, V> {
   kind: CacheKind;
@@ -63,6 +63,7 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     }
     counter.inc(n);
   };
+  const timings: TierTimings = (tier, seconds) => cache.metrics.lookupDuration.observe({ kind: spec.kind, tier }, seconds);
   const refreshing = new Set<string>();
   const { sealer } = spec;
 
@@ -100,7 +101,8 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
   const loadAndStore = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition): Promise<Array<V | null>> => {
     if (keys.length === 0) return [];
     cache.metrics.loads.inc({ kind: spec.kind }, keys.length);
-    const values = await spec.load(keys);
+    const stop = cache.metrics.lookupDuration.startTimer({ kind: spec.kind, tier: 'database' });
+    const values = await spec.load(keys).finally(stop);
     const writtenAt = clock.now().getTime();
     await cache.entities.fill(values.map((value, index) => encode(cacheKeys[index]!, value, writtenAt)), read);
     return values;
@@ -108,7 +110,7 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
 
   /** Answers from the cache where it can; `undefined` marks what it could not answer. */
   const readCached = async (keys: readonly K[], cacheKeys: readonly string[], read: ReadPosition, countAs = true) => {
-    const reads = await cache.entities.read(cacheKeys, read);
+    const reads = await cache.entities.read(cacheKeys, read, timings);
     const now = clock.now().getTime();
     const stale: number[] = [];
     const values = reads.map(({ envelope, tier }, index): V | null | undefined => {

@@ -60,6 +60,19 @@ export function createCacheMetrics(registry: Registry) {
       help: '1 while Redis is skipped after repeated failures, 0 while it is used.',
       registers,
     }),
+    circuitTransitions: new Counter({
+      name: 'recall_cache_redis_circuit_transitions_total',
+      help: 'Times the Redis circuit opened (after repeated failures) or closed (a probe answered), by the state it went to.',
+      labelNames: ['to'] as const,
+      registers,
+    }),
+    lookupDuration: new Histogram({
+      name: 'recall_cache_lookup_duration_seconds',
+      help: 'Latency of each tier\'s part of a lookup (a batch of entities, or a response), by kind and tier (l1, redis, memory, and database for the batched load of what the cache could not answer).',
+      labelNames: ['kind', 'tier'] as const,
+      buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
     invalidations: new Counter({
       name: 'recall_cache_invalidations_total',
       help: 'Invalidations applied after writes, by reason (MEMORY_UPDATED, CONTEXT_DELETED…).',

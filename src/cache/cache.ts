@@ -17,10 +17,12 @@ import { createMemoryStore, memoryTier } from './memory-store.js';
 import { createOutboxAcks } from './outbox-acks.js';
 import { createMemoryPersistedQueryStore, createTieredPersistedQueryStore, type PersistedQueryStore } from './persisted-query-store.js';
 import { createRedisClient, unlinkUnder } from './redis-client.js';
+import { createRedisInfoSampler } from './redis-info-sampler.js';
 import { createRedisInvalidationLog, POSITION_TTL_MS } from './redis-invalidation-log.js';
 import { createRedisPersistedQueryStore } from './redis-persisted-query-store.js';
 import { createRedisResponseStore } from './redis-response-store.js';
 import { createRedisStore } from './redis-store.js';
+import { withResponseLookups } from './response-lookups.js';
 import { createMemoryResponseStore, type ResponseStore } from './response-store.js';
 import type { EntityCache } from './store.js';
 import { createTieredResponseStore } from './tiered-response-store.js';
@@ -93,7 +95,7 @@ export function createMemoryCache(config: Config, deps: CacheDeps): Cache {
     keys,
     metrics,
     entities: memoryTier(store),
-    responses,
+    responses: withResponseLookups(responses, metrics, 'memory'),
     log,
     persistedQueries: createMemoryPersistedQueryStore(persistedQueryLimits(config)),
     inflight,
@@ -174,9 +176,13 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
     failureThreshold: config.REDIS_BREAKER_FAILURES,
     probeIntervalMs: config.REDIS_BREAKER_PROBE_MS,
     probe: () => redis.ping(),
-    onChange: (open) => metrics.circuitOpen.set(open ? 1 : 0),
+    onChange: (open) => {
+      metrics.circuitOpen.set(open ? 1 : 0);
+      metrics.circuitTransitions.inc({ to: open ? 'open' : 'closed' });
+    },
     logger,
   });
+  const info = createRedisInfoSampler({ client, registry: deps.registry, logger });
 
   const l2 = createFailOpenStore({ redis, breaker: () => breaker!, metrics, logger, onOtherGeneration: log.generationChanged });
   const entities = createTieredCache({ l1, l2, l1TtlMs, log, l1Listening: follower.isListening });
@@ -192,7 +198,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
   });
   const responses = responseL1
     ? createTieredResponseStore({ l1: responseL1, l2: shared, l1TtlMs, log, l1Listening: follower.isListening, clock, metrics })
-    : shared;
+    : withResponseLookups(shared, metrics, 'redis');
 
   const persistedQueries = createTieredPersistedQueryStore(
     createMemoryPersistedQueryStore(persistedQueryLimits(config)),
@@ -261,6 +267,7 @@ export async function createRedisCache(config: Config, deps: CacheDeps): Promise
     async close() {
       await log.close();
       breaker!.stop();
+      info.stop();
       subscriber.disconnect();
       client.disconnect();
     },

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { deepFreeze } from './deep-freeze.js';
 import { decodeEnvelope, type Envelope } from './envelope.js';
-import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition } from './store.js';
+import type { CacheRead, CacheTier, CacheWrite, EntityCache, ReadPosition, TierTimings } from './store.js';
 
 interface Stored {
   value: string;
@@ -70,7 +70,21 @@ export type MemoryStore = ReturnType<typeof createMemoryStore>;
 /** The in-process store as the whole cache (no Redis). */
 export function memoryTier(store: MemoryStore): EntityCache {
   return {
-    read: async (keys) => store.readMany(keys),
+    read: async (keys, _read, timings) => timeTier('memory', timings, () => store.readMany(keys)),
     fill: async (writes, read) => store.fill(writes, read),
   };
+}
+
+/**
+ * Runs one tier's part of a read, reporting its duration to `timings` if given: at once for an
+ * in-process tier (which stays synchronous), when it settles for a promise.
+ */
+export function timeTier<T>(tier: CacheTier, timings: TierTimings | undefined, work: () => T): T {
+  if (!timings) return work();
+  const started = performance.now();
+  const report = () => timings(tier, (performance.now() - started) / 1000);
+  const result = work();
+  if (result instanceof Promise) return result.finally(report) as T;
+  report();
+  return result;
 }

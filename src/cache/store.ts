@@ -36,8 +36,11 @@ export interface ReadPosition {
 }
 
 /** Entities as the read path sees them: one or two tiers behind one read and one guarded fill. */
+/** Hears how long each tier a read consulted took (a tier not consulted is not reported). */
+export type TierTimings = (tier: CacheTier, seconds: number) => void;
+
 export interface EntityCache {
-  read(keys: readonly string[], read: ReadPosition): Promise<CacheRead[]>;
+  read(keys: readonly string[], read: ReadPosition, timings?: TierTimings): Promise<CacheRead[]>;
   /**
    * Stores values the source returned to a read that began at `read`. A value is refused where
    * the tier holds a newer version, or may have lost the record of an invalidation since then.

@@ -3,6 +3,7 @@ import type { CacheMetrics } from './cache-metrics.js';
 import type { InvalidationLog } from './invalidation-log.js';
 import type { RedisResponseStore } from './redis-response-store.js';
 import { secondsLeft, type MemoryResponseStore, type ResponseStore } from './response-store.js';
+import { lookUpResponse } from './response-lookups.js';
 
 export interface TieredResponseStoreOptions {
   l1: MemoryResponseStore;
@@ -28,12 +29,10 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
   return {
     async get(id, read) {
       if (options.log.inProcessFresh(read)) {
-        const hit = await l1.get(id);
-        metrics.lookups.inc({ kind: 'response', tier: 'l1', result: hit ? 'hit' : 'miss' });
+        const hit = await lookUpResponse(metrics, 'l1', () => l1.get(id));
         if (hit) return hit;
       }
-      const entry = await l2.getEntry(id);
-      metrics.lookups.inc({ kind: 'response', tier: 'redis', result: entry ? 'hit' : 'miss' });
+      const entry = await lookUpResponse(metrics, 'redis', () => l2.getEntry(id));
       if (!entry) return null;
       const left = entry.expiresAt - now();
       if (left > 0 && options.l1Listening()) {

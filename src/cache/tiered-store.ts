@@ -1,7 +1,7 @@
 import { decodeEnvelope } from './envelope.js';
 import type { InvalidationLog } from './invalidation-log.js';
 import type { FailOpenStore } from './fail-open-store.js';
-import type { MemoryStore } from './memory-store.js';
+import { timeTier, type MemoryStore } from './memory-store.js';
 import type { CacheRead, CacheWrite, EntityCache } from './store.js';
 
 /**
@@ -23,12 +23,13 @@ export function createTieredCache(options: {
   const forL1 = (writes: readonly CacheWrite[]) => writes.map((write) => ({ ...write, ttlMs: Math.min(write.ttlMs, options.l1TtlMs) }));
 
   return {
-    async read(keys, read) {
+    async read(keys, read, timings) {
       if (!log.usable()) return keys.map(() => ({ envelope: null, tier: null }));
-      const reads: CacheRead[] = l1 && log.inProcessFresh(read) ? l1.readMany(keys) : keys.map(() => ({ envelope: null, tier: null }));
+      const reads: CacheRead[] =
+        l1 && log.inProcessFresh(read) ? timeTier('l1', timings, () => l1.readMany(keys)) : keys.map(() => ({ envelope: null, tier: null }));
       const missing = keys.filter((_, index) => reads[index]!.envelope === null);
       if (missing.length === 0) return reads;
-      const fromRedis = await l2.getMany(missing);
+      const fromRedis = await timeTier('redis', timings, () => l2.getMany(missing));
       const backFill: CacheWrite[] = [];
       let next = 0;
       for (const [index, found] of reads.entries()) {

@@ -11,8 +11,26 @@ export function createEventMetrics(registry: Registry) {
     }),
     subscriptions: new Gauge({
       name: 'recall_subscriptions_active',
-      help: 'Open GraphQL subscriptions on this instance, by field.',
-      labelNames: ['field'] as const,
+      help: 'Open GraphQL subscriptions on this instance, by field and transport (sse, websocket, sse-single).',
+      labelNames: ['field', 'transport'] as const,
+      registers,
+    }),
+    delivered: new Counter({
+      name: 'recall_events_delivered_total',
+      help: 'Events delivered to subscribers (one per subscriber that received it, replays included), by field and transport.',
+      labelNames: ['field', 'transport'] as const,
+      registers,
+    }),
+    replayed: new Counter({
+      name: 'recall_events_replayed_total',
+      help: 'Events read back for resuming subscribers (Last-Event-ID), by field and transport.',
+      labelNames: ['field', 'transport'] as const,
+      registers,
+    }),
+    resyncs: new Counter({
+      name: 'recall_events_resyncs_total',
+      help: "Resuming subscribers whose missed events were no longer all kept: they got a resync notice instead of a full replay, by field and transport.",
+      labelNames: ['field', 'transport'] as const,
       registers,
     }),
     ended: new Counter({

@@ -27,6 +27,8 @@ export interface SubscriptionStreamOptions<T> {
   select(event: RecallEvent): Promise<T | null> | T | null;
   /** Sent first when the replay could not cover every event missed since `after`. */
   gapNotice?(): Delivery<T>;
+  /** Hears what the replay of a resuming subscriber held: how many events, and whether they covered every event missed. */
+  onBacklog?(replayed: number, complete: boolean): void;
   /** Called once when the stream ends, however it ends. */
   onClose?(reason: 'client' | 'lagging' | 'error'): void;
 }
@@ -82,6 +84,7 @@ export function createSubscriptionStream<T>(options: SubscriptionStreamOptions<T
     const replay = await options.bus.readAfter(options.after, options.replayLimit).catch(() => null);
     const notice = replay?.complete ? [] : (options.gapNotice ? [options.gapNotice()] : []);
     for (const event of replay?.events ?? []) replayed.add(event.id);
+    options.onBacklog?.(replay?.events.length ?? 0, replay?.complete ?? false);
     return [...notice, ...(replay?.events ?? [])];
   }
 

@@ -9,6 +9,9 @@ import { LAST_EVENT_ID_HEADER } from '../events/event-ids.js';
 import type { RequestContext, ServerContext } from '../graphql-context.js';
 import { refusalError, withoutHttp } from './reply.js';
 
+/** The origin of the requests made for operations over a WebSocket (they come from no URL of their own). */
+export const WEBSOCKET_ORIGIN = 'http://websocket.invalid';
+
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
 type OperationRoot = Pick<Enveloped, 'execute' | 'subscribe'>;
 
@@ -67,7 +70,7 @@ export function serveGraphQLOverWebSocket(
         if (admission.refusal) return [refusalError(admission.refusal)];
         const lastEventId = payload.extensions?.['lastEventId'];
         // POST: yoga refuses mutations from any other method.
-        const request = new Request(new URL(yoga.graphqlEndpoint, 'http://websocket.invalid'), {
+        const request = new Request(new URL(yoga.graphqlEndpoint, WEBSOCKET_ORIGIN), {
           method: 'POST',
           headers: {
             ...(ctx.extra.authorization ? { authorization: ctx.extra.authorization } : {}),

@@ -25,7 +25,8 @@ export async function checkHealth(db: Database, cache: Cache, logger: Logger): P
   return { status, checks: { database, redis } };
 }
 
-async function checkDatabase(db: Database, logger: Logger): Promise<HealthReport['checks']['database']> {
+/** Whether the database answers a trivial query within the bound; failures are logged, not thrown. */
+export async function checkDatabase(db: Database, logger: Logger): Promise<HealthReport['checks']['database']> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -13,6 +13,7 @@ import { useInputGuard } from './use-input-guard.js';
 import { useIntrospectionPolicy } from './use-introspection-policy.js';
 import { useNoSuggestions } from './use-no-suggestions.js';
 import { usePersistedQueries } from './use-persisted-queries.js';
+import { useReadyEndpoint } from './use-ready-endpoint.js';
 import { useRecallResponseCache } from './use-recall-response-cache.js';
 import { useReply } from './use-reply.js';
 import { useResponseLimit } from './use-response-limit.js';
@@ -40,6 +41,7 @@ export function createPlugins(deps: AppDeps, admission: AdmissionControl): Plugi
     useCsrfPrevention(),
     useHealthEndpoint({ db: deps.db, cache: deps.cache, logger: deps.logger }),
     useDashboard(),
+    useReadyEndpoint({ db: deps.db, logger: deps.logger }),
     useSequentialBatches(),
     usePersistedQueries({ store: deps.cache.persistedQueries, maxQueryBytes: config.APQ_MAX_QUERY_BYTES }),
     useAdmission({ admission }),

@@ -178,6 +178,12 @@ export function createRateLimiter(options: RateLimiterOptions) {
     labelNames: ['limit'] as const,
     registers: [options.registry],
   });
+  const decisions = new Counter({
+    name: 'recall_rate_limit_decisions_total',
+    help: 'Rate-limit decisions by limit (the budget of a tier, or a field) and result (allowed, refused): one per operation against its budget, one per call of a limited field.',
+    labelNames: ['limit', 'result'] as const,
+    registers: [options.registry],
+  });
 
   async function withFallback<T>(what: string, use: (store: LimitStore) => Promise<T>): Promise<T> {
     if (!shared) return use(local);
@@ -231,9 +237,17 @@ export function createRateLimiter(options: RateLimiterOptions) {
         }),
       );
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
-      if (!decided.budgetAllowed) rejected.inc({ limit: `budget:${tier}` });
-      else {
-        for (const [i, call] of request.calls.entries()) if (grants[i]!.granted < call.count) rejected.inc({ limit: call.field });
+      // Counted per unit decided: an operation against its budget, each call of a limited field.
+      const decide = (limit: string, allowed: number, refused: number) => {
+        if (allowed > 0) decisions.inc({ limit, result: 'allowed' }, allowed);
+        if (refused > 0) {
+          decisions.inc({ limit, result: 'refused' }, refused);
+          rejected.inc({ limit });
+        }
+      };
+      if (spender !== null || !decided.budgetAllowed) decide(`budget:${tier}`, decided.budgetAllowed ? 1 : 0, decided.budgetAllowed ? 0 : 1);
+      if (decided.budgetAllowed) {
+        for (const [i, call] of request.calls.entries()) decide(call.field, Math.min(grants[i]!.granted, call.count), Math.max(0, call.count - grants[i]!.granted));
       }
       const decision =
         spender === null

@@ -11,6 +11,7 @@ import { spenderOf } from '../admission/admission.js';
 import type { RequestScope, Viewer } from '../request-scope.js';
 import { parseArgs } from '../validation.js';
 import { canAccess, requireViewer, visibleContext } from './access.js';
+import type { SubscriptionTransport } from '../http/subscription-transport.js';
 
 const MAX_FILTER_VALUES = 100;
 
@@ -39,6 +40,8 @@ export interface StreamRequest {
   authorization: string | null;
   /** The client's address: anonymous callers' subscriptions are capped by it. */
   clientIp: string | null;
+  /** How the subscriber is reached (a metric's label). */
+  transport: SubscriptionTransport;
 }
 
 /** `cacheInvalidated`: the viewer's invalidations (everyone's for admins), narrowed by the filter. */
@@ -106,7 +109,8 @@ async function openStream<T>(scope: RequestScope, request: StreamRequest, field:
   const { bus, metrics, streams } = scope.deps.events;
   const after = resumeAfter(request.lastEventId);
   const releaseSlot = await subscriptionSlots.take(spenderOf(scope.viewer, request.clientIp));
-  metrics.subscriptions.inc({ field });
+  const labels = { field, transport: request.transport };
+  metrics.subscriptions.inc(labels);
   const stream = createSubscriptionStream<T>({
     bus,
     after,
@@ -118,13 +122,19 @@ async function openStream<T>(scope: RequestScope, request: StreamRequest, field:
       if (event.kind === 'invalidation' && ENDS_CREDENTIALS.has(event.invalidation.reason) && event.ownerId === scope.viewer?.user.id) {
         await stillSignedIn(scope, request, event.position);
       }
-      return spec.select(event);
+      const value = await spec.select(event);
+      if (value !== null) metrics.delivered.inc(labels);
+      return value;
+    },
+    onBacklog(replayed, complete) {
+      metrics.replayed.inc(labels, replayed);
+      if (!complete) metrics.resyncs.inc(labels);
     },
     ...(spec.gapNotice && after ? { gapNotice: () => spec.gapNotice!(after) } : {}),
     onClose(reason) {
       releaseSlot();
       streams.delete(stream);
-      metrics.subscriptions.dec({ field });
+      metrics.subscriptions.dec(labels);
       if (reason !== 'client') metrics.ended.inc({ reason });
     },
   });

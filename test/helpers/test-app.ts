@@ -8,6 +8,7 @@ import { createCache, type Cache } from '../../src/cache/cache.js';
 import { createRedisClient } from '../../src/cache/redis-client.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
+import { instrumentDatabase } from '../../src/db/instrumented-database.js';
 import { createEvents, type Events } from '../../src/events/create-events.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
@@ -80,7 +81,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
       : database.config;
   const registry = new Registry();
   const clock = createTestClock();
-  const db = wrapDatabase(database.db);
+  const db = instrumentDatabase(wrapDatabase(database.db), registry);
   const redisClient: typeof createRedisClient = (clientOptions) => {
     const client = createRedisClient(clientOptions);
     redisClients?.set(clientOptions.name, client);

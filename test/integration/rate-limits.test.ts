@@ -88,6 +88,8 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     const victim = await t.newUser();
     const from = { 'x-forwarded-for': address() };
     let response: Response | undefined;
+    const decided = async (result: string) => t.metric('recall_rate_limit_decisions_total', { limit: 'Mutation.login', result });
+    const [allowedBefore, refusedBefore] = [await decided('allowed'), await decided('refused')];
     const statements = await t.countStatements(async () => {
       response = await post(
         { query: `mutation ($email: String!, $password: String!) { ${Array.from({ length: 30 }, (_, i) => LOGIN(`a${i}`)).join(' ')} }`, variables: { email: victim.email, password: 'wrong guess' } },
@@ -102,6 +104,8 @@ describe.each(modes)('costs and limits ($name)', ({ backend, redisUrl }) => {
     for (const [, payload] of answered) expect(payload).toEqual({ token: null, errors: [{ code: 'INVALID_CREDENTIALS' }] });
     expect(body.errors).toHaveLength(25);
     for (const error of body.errors) expect(error.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number), field: 'Mutation.login' });
+    // One decision per call of the limited field: 5 allowed, 25 refused (each a rejection too).
+    expect([(await decided('allowed')) - allowedBefore, (await decided('refused')) - refusedBefore]).toEqual([5, 25]);
 
     // The next login for that email is refused whole: 429, with a number of seconds to wait.
     const again = await post({ query: `mutation ($email: String!, $password: String!) { ${LOGIN('only')} }`, variables: { email: victim.email, password: TEST_PASSWORD } }, from);

@@ -234,10 +234,15 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
 
     await addMemory(t, user, contextId, 'missed 1');
     await addMemory(t, user, contextId, 'missed 2');
+    const sse = { field: 'memoryEvents', transport: 'sse' };
+    const [readBack, delivered] = [await t.metric('recall_events_replayed_total', sse), await t.metric('recall_events_delivered_total', sse)];
     const resumed = await openEventStream(url, { token: user.token, query: MEMORY_EVENTS, variables: { id: contextId }, lastEventId: seen.id! });
     try {
       const replayed = [await resumed.next(), await resumed.next()];
       expect(replayed.map((event) => JSON.parse(event.data).data.memoryEvents.content)).toEqual(['missed 1', 'missed 2']);
+      // Every event kept since `seen` is read back (other contexts' too, then filtered out); two reach this subscriber.
+      expect((await t.metric('recall_events_replayed_total', sse)) - readBack).toBeGreaterThanOrEqual(2);
+      expect((await t.metric('recall_events_delivered_total', sse)) - delivered).toBe(2);
       await addMemory(t, user, contextId, 'live');
       const live = await resumed.next();
       expect(JSON.parse(live.data).data.memoryEvents.content).toBe('live');
@@ -276,10 +281,12 @@ describe.each(modes)('subscriptions ($name)', ({ backend, redisUrl }) => {
       invalidation: { entities: [], reason: 'TEST', occurredAt: new Date(), source: 'test' },
     }));
     await t.events.bus.publish(flood);
+    const resyncs = await t.metric('recall_events_resyncs_total', { field: 'cacheInvalidated', transport: 'sse' });
     const resumed = await openEventStream(url, { token: user.token, query: INVALIDATIONS, lastEventId: last.id! });
     try {
       const notice = JSON.parse((await resumed.next()).data).data.cacheInvalidated;
       expect(notice).toMatchObject({ reason: 'RESYNC', entities: [], id: last.id });
+      expect((await t.metric('recall_events_resyncs_total', { field: 'cacheInvalidated', transport: 'sse' })) - resyncs).toBe(1);
     } finally {
       resumed.close();
     }
