@@ -116,6 +116,17 @@ export type CacheKeyCount = {
   kind: Scalars['String']['output'];
 };
 
+export type CacheLatencyStats = {
+  __typename?: 'CacheLatencyStats';
+  /** Timed steps: a batch of entities, or a response, asked of the tier. */
+  count: Scalars['Float']['output'];
+  kind: Scalars['String']['output'];
+  /** sumSeconds / count, in milliseconds; null before any step. */
+  meanMs?: Maybe<Scalars['Float']['output']>;
+  sumSeconds: Scalars['Float']['output'];
+  tier: Scalars['String']['output'];
+};
+
 export type CacheLookupStats = {
   __typename?: 'CacheLookupStats';
   /** hits / (hits + misses); null before any lookup. */
@@ -135,6 +146,8 @@ export type CacheStats = {
   keys: Array<CacheKeyCount>;
   /** False when the SCAN stopped at its cap (100,000 keys): keys is then a sample. */
   keysComplete: Scalars['Boolean']['output'];
+  /** Each tier's part of the lookups since start, by kind and tier: with count and sumSeconds, a mean over any interval. */
+  latency: Array<CacheLatencyStats>;
   /** Entity lookups since start, by kind (memory, score, session, user, context, apikey) and tier (l1, redis, memory, database). */
   lookups: Array<CacheLookupStats>;
   /** Sampled from Redis INFO (null without Redis, or while Redis does not answer). */
@@ -993,6 +1006,7 @@ export type ResolversTypes = ResolversObject<{
   CacheInvalidation: ResolverTypeWrapper<CacheInvalidationModel>;
   CacheInvalidationFilter: CacheInvalidationFilter;
   CacheKeyCount: ResolverTypeWrapper<CacheKeyCount>;
+  CacheLatencyStats: ResolverTypeWrapper<CacheLatencyStats>;
   CacheLookupStats: ResolverTypeWrapper<CacheLookupStats>;
   CacheStats: ResolverTypeWrapper<CacheStats>;
   Context: ResolverTypeWrapper<ContextRow>;
@@ -1079,6 +1093,7 @@ export type ResolversParentTypes = ResolversObject<{
   CacheInvalidation: CacheInvalidationModel;
   CacheInvalidationFilter: CacheInvalidationFilter;
   CacheKeyCount: CacheKeyCount;
+  CacheLatencyStats: CacheLatencyStats;
   CacheLookupStats: CacheLookupStats;
   CacheStats: CacheStats;
   Context: ContextRow;
@@ -1233,6 +1248,14 @@ export type CacheKeyCountResolvers<ContextType = GraphQLContext, ParentType exte
   kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type CacheLatencyStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheLatencyStats'] = ResolversParentTypes['CacheLatencyStats']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  meanMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  sumSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  tier?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type CacheLookupStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheLookupStats'] = ResolversParentTypes['CacheLookupStats']> = ResolversObject<{
   hitRatio?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   hits?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -1245,6 +1268,7 @@ export type CacheStatsResolvers<ContextType = GraphQLContext, ParentType extends
   circuit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   keys?: Resolver<Array<ResolversTypes['CacheKeyCount']>, ParentType, ContextType>;
   keysComplete?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  latency?: Resolver<Array<ResolversTypes['CacheLatencyStats']>, ParentType, ContextType>;
   lookups?: Resolver<Array<ResolversTypes['CacheLookupStats']>, ParentType, ContextType>;
   redis?: Resolver<Maybe<ResolversTypes['RedisStats']>, ParentType, ContextType>;
   responses?: Resolver<ResolversTypes['ResponseCacheStats'], ParentType, ContextType>;
@@ -1563,6 +1587,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   BudgetStatus?: BudgetStatusResolvers<ContextType>;
   CacheInvalidation?: CacheInvalidationResolvers<ContextType>;
   CacheKeyCount?: CacheKeyCountResolvers<ContextType>;
+  CacheLatencyStats?: CacheLatencyStatsResolvers<ContextType>;
   CacheLookupStats?: CacheLookupStatsResolvers<ContextType>;
   CacheStats?: CacheStatsResolvers<ContextType>;
   Context?: ContextResolvers<ContextType>;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
+import { parseInfo } from './redis-info.js';
 
 /** The INFO fields exported, with their metric names and help. */
 const FIELDS = {
@@ -46,7 +47,7 @@ export function createRedisInfoSampler({ client, registry, logger, intervalMs = 
     if (stopped) return;
     try {
       // The default sections (memory, stats…) hold every exported field.
-      for (const [field, value] of parseInfo(await client.info())) last.set(field, value);
+      for (const [field, value] of exportedFields(await client.info())) last.set(field, value);
     } catch (error) {
       logger.debug({ err: error }, 'redis INFO sample failed; keeping the last one');
     }
@@ -65,16 +66,12 @@ export function createRedisInfoSampler({ client, registry, logger, intervalMs = 
   };
 }
 
-/** The exported fields of an INFO reply (`name:value` lines). */
-export function parseInfo(info: string): Map<Field, number> {
+/** The exported fields of an INFO reply, as numbers (a field that is not one is left out). */
+export function exportedFields(info: string): Map<Field, number> {
   const values = new Map<Field, number>();
-  for (const line of info.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    const field = line.slice(0, colon);
-    if (colon > 0 && Object.hasOwn(FIELDS, field)) {
-      const value = Number(line.slice(colon + 1));
-      if (Number.isFinite(value)) values.set(field as Field, value);
-    }
+  for (const [field, text] of parseInfo(info)) {
+    const value = Number(text);
+    if (Object.hasOwn(FIELDS, field) && text !== '' && Number.isFinite(value)) values.set(field as Field, value);
   }
   return values;
 }

@@ -17,8 +17,18 @@ export interface LookupStats {
   hitRatio: number | null;
 }
 
+export interface LatencyStats {
+  kind: string;
+  tier: string;
+  /** Timed steps: a batch of entities or a response asked of the tier. */
+  count: number;
+  sumSeconds: number;
+  meanMs: number | null;
+}
+
 export interface CacheStats {
   lookups: LookupStats[];
+  latency: LatencyStats[];
   responses: { hits: number; misses: number; hitRatio: number | null; frontOk: number; frontNotModified: number };
   keys: KeyCounts['counts'];
   /** Whether `keys` counts every key under the prefix, or a sample (the scan stopped at STATS_MAX_KEYS). */
@@ -47,6 +57,24 @@ async function lookupStats(cache: Cache): Promise<LookupStats[]> {
   return [...byTier.values()].map((stats) => ({ ...stats, hitRatio: ratio(stats.hits, stats.misses) })).sort((a, b) => a.kind.localeCompare(b.kind) || a.tier.localeCompare(b.tier));
 }
 
+/** Each tier's part of the lookups, by kind, since this process started: from its latency histogram. */
+async function latencyStats(cache: Cache): Promise<LatencyStats[]> {
+  const byTier = new Map<string, LatencyStats>();
+  for (const { labels, value, metricName } of (await cache.metrics.lookupDuration.get()).values) {
+    const part = metricName?.endsWith('_sum') ? 'sumSeconds' : metricName?.endsWith('_count') ? 'count' : null;
+    if (!part) continue;
+    const kind = String(labels.kind);
+    const tier = String(labels.tier);
+    const id = `${kind}\u0000${tier}`;
+    const stats = byTier.get(id) ?? { kind, tier, count: 0, sumSeconds: 0, meanMs: null };
+    stats[part] += value;
+    byTier.set(id, stats);
+  }
+  return [...byTier.values()]
+    .map((stats) => ({ ...stats, meanMs: stats.count === 0 ? null : (stats.sumSeconds / stats.count) * 1000 }))
+    .sort((a, b) => a.kind.localeCompare(b.kind) || a.tier.localeCompare(b.tier));
+}
+
 /** The response cache as a whole: a hit in any tier, or a miss of the last tier (Redis, or the in-process store without it). */
 async function responseStats(cache: Cache, lookups: readonly LookupStats[]): Promise<CacheStats['responses']> {
   const responses = lookups.filter((stats) => stats.kind === 'response');
@@ -67,6 +95,7 @@ export async function readCacheStats(cache: Cache, options: { maxKeys?: number; 
   const health = await cache.health();
   const base = {
     lookups,
+    latency: await latencyStats(cache),
     responses: await responseStats(cache, lookups),
     circuit: health.status === 'disabled' ? ('disabled' as const) : (health.circuit ?? 'open'),
   };

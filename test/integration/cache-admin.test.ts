@@ -7,6 +7,7 @@ const redisUrl = inject('redisUrl');
 
 const STATS = `{ cacheStats {
   lookups { kind tier hits misses hitRatio }
+  latency { kind tier count sumSeconds meanMs }
   responses { hits misses hitRatio frontOk frontNotModified }
   keys { kind count } keysComplete
   redis { usedMemoryBytes evictedKeys expiredKeys keyspaceHits keyspaceMisses }
@@ -183,6 +184,10 @@ describe.runIf(inject('postgresUrl') && redisUrl)('purgeCache across two instanc
     const lookups = (s: typeof stats, kind: string) => s.lookups.filter((l: any) => l.kind === kind).reduce((sum: number, l: any) => sum + l.hits + l.misses, 0);
     expect(lookups(stats, 'memory')).toBeGreaterThan(lookups(before, 'memory'));
     expect(stats.responses.hits).toBe(before.responses.hits + 1);
+    // Latency by kind and tier: the response lookups of the two reads and of this stats query were timed.
+    const timed = (s: typeof stats, tier: string) => s.latency.find((l: any) => l.kind === 'response' && l.tier === tier)?.count ?? 0;
+    expect(timed(stats, 'l1')).toBe(timed(before, 'l1') + 3);
+    for (const entry of stats.latency) if (entry.count > 0) expect(entry.meanMs).toBeCloseTo((entry.sumSeconds / entry.count) * 1000);
     for (const entry of stats.lookups) if (entry.hits + entry.misses > 0) expect(entry.hitRatio).toBeCloseTo(entry.hits / (entry.hits + entry.misses));
     expect(stats.keys.find((k: any) => k.kind === 'memory')?.count).toBeGreaterThanOrEqual(1);
     expect(stats.keys.find((k: any) => k.kind === 'log')?.count).toBe(1);

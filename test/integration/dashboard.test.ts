@@ -115,6 +115,7 @@ describe.runIf(hasChromium() && inject('redisUrl'))('the cache dashboard in Chro
     await item.waitFor({ timeout: 10_000 });
     expect(await item.innerText()).toContain(`Context ${contextId}`);
     await expect.poll(() => page.locator('#kind-chart canvas').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#latency-chart canvas').count()).toBeGreaterThan(0);
 
     mkdirSync(new URL('.', SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInfo } from '../../src/cache/redis-info-sampler.js';
+import { exportedFields } from '../../src/cache/redis-info-sampler.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { statementKind } from '../../src/db/instrumented-database.js';
 import { metricsPlacement } from '../../src/http/metrics-endpoint.js';
@@ -42,10 +42,10 @@ describe('statementKind', () => {
   });
 });
 
-describe('parseInfo', () => {
+describe('exportedFields', () => {
   it('keeps the exported fields of an INFO reply, as numbers', () => {
     const info = '# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n# Stats\r\nexpired_keys:7\r\nevicted_keys:0\r\nkeyspace_hits:12\r\nkeyspace_misses:3\r\n';
-    expect(Object.fromEntries(parseInfo(info))).toEqual({ used_memory: 1048576, expired_keys: 7, evicted_keys: 0, keyspace_hits: 12, keyspace_misses: 3 });
-    expect(parseInfo('used_memory:lots\r\n').size).toBe(0);
+    expect(Object.fromEntries(exportedFields(info))).toEqual({ used_memory: 1048576, expired_keys: 7, evicted_keys: 0, keyspace_hits: 12, keyspace_misses: 3 });
+    expect(exportedFields('used_memory:lots\r\n').size).toBe(0);
   });
 });

@@ -22,6 +22,7 @@
   const STATS = `query DashboardStats {
     cacheStats {
       lookups { kind tier hits misses hitRatio }
+      latency { kind tier count sumSeconds }
       responses { hits misses hitRatio frontOk frontNotModified }
       topKeys { key kind score method }
       circuit
@@ -217,18 +218,40 @@
     return total === 0 ? null : hits / total;
   }
 
+  /**
+   * The mean time of a lookup of `kind` in the window before sample `index`, in ms: the time
+   * every tier spent on the kind, over the lookups of its first tier (the one asked the most,
+   * which every lookup asks); null when there were none.
+   */
+  function windowLatency(samples, index, kind) {
+    const end = samples[index];
+    let startIndex = index;
+    while (startIndex > 0 && samples[startIndex - 1].t >= end.t - WINDOW_S) startIndex -= 1;
+    const totals = (stats) => {
+      const rows = (stats.latency ?? []).filter((row) => row.kind === kind);
+      return { seconds: sum(rows, 'sumSeconds'), lookups: Math.max(0, ...rows.map((row) => row.count)) };
+    };
+    const before = startIndex === index && index === 0 ? { seconds: 0, lookups: 0 } : totals(samples[startIndex].stats);
+    const after = totals(end.stats);
+    const lookups = after.lookups - before.lookups;
+    return lookups <= 0 ? null : ((after.seconds - before.seconds) / lookups) * 1000;
+  }
+
   let charts = null;
 
   function chartSize(element) {
     return { width: Math.max(280, element.clientWidth), height: 220 };
   }
 
-  function newChart(element, series) {
+  const RATIO = { range: [0, 1], tick: (tick) => `${Math.round(tick * 100)} %`, value: percent };
+  const MILLISECONDS = { range: (_chart, _min, max) => [0, Math.max(1, max ?? 1)], tick: (tick) => `${tick} ms`, value: (v) => (v === null || v === undefined ? '–' : `${v.toFixed(2)} ms`) };
+
+  function newChart(element, series, unit = RATIO) {
     const options = {
       ...chartSize(element),
-      scales: { x: { time: true }, y: { range: [0, 1] } },
-      axes: [{}, { size: 56, values: (_chart, ticks) => ticks.map((tick) => `${Math.round(tick * 100)} %`) }],
-      series: [{}, ...series.map((label, index) => ({ label, stroke: COLORS[index % COLORS.length], width: 2, spanGaps: true, value: (_chart, v) => percent(v) }))],
+      scales: { x: { time: true }, y: { range: unit.range } },
+      axes: [{}, { size: 64, values: (_chart, ticks) => ticks.map(unit.tick) }],
+      series: [{}, ...series.map((label, index) => ({ label, stroke: COLORS[index % COLORS.length], width: 2, spanGaps: true, value: (_chart, v) => unit.value(v) }))],
     };
     // uPlot is the global its own script (served before this one) defines.
     return new uPlot(options, [[], ...series.map(() => [])], element);
@@ -236,9 +259,14 @@
 
   function drawCharts(samples) {
     if (!charts) {
-      charts = { kinds: newChart($('kind-chart'), KINDS), responses: newChart($('response-chart'), ['responses']) };
+      charts = {
+        kinds: newChart($('kind-chart'), KINDS),
+        latency: newChart($('latency-chart'), [...KINDS, 'response'], MILLISECONDS),
+        responses: newChart($('response-chart'), ['responses']),
+      };
       window.addEventListener('resize', () => {
         charts.kinds.setSize(chartSize($('kind-chart')));
+        charts.latency.setSize(chartSize($('latency-chart')));
         charts.responses.setSize(chartSize($('response-chart')));
       });
     }
@@ -247,6 +275,7 @@
     const times = shown.map((sample) => sample.t);
     const series = (kind) => shown.map((_sample, index) => windowRatio(samples, offset + index, kind));
     charts.kinds.setData([times, ...KINDS.map(series)]);
+    charts.latency.setData([times, ...[...KINDS, 'response'].map((kind) => shown.map((_sample, index) => windowLatency(samples, offset + index, kind)))]);
     charts.responses.setData([times, series('response')]);
   }
 
