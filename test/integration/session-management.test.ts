@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { listen, subscribeOverSse } from '../helpers/subscriptions.js';
+import { listen, subscribeOverSse, subscribeOverWebSocket, webSocketClient } from '../helpers/subscriptions.js';
 import { createTestApp, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { backends } from '../helpers/test-database.js';
 
@@ -158,6 +158,25 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
       expect((await subscription.next()).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     } finally {
       await subscription.close();
+    }
+  });
+
+  it("ends a revoked session's subscription over WebSocket too, on the other instance", async () => {
+    const user = await a.newUser();
+    const phone = await a.login(user);
+    const client = webSocketClient(urlB, phone);
+    const subscription = await subscribeOverWebSocket(b, client, INVALIDATIONS);
+    try {
+      const [phoneId] = (await a.gql(SESSIONS, {}, { token: phone })).data.viewer.sessions.edges
+        .map((edge: any) => edge.node)
+        .filter((node: any) => node.current)
+        .map((node: any) => node.id);
+      expect((await a.gql(REVOKE, { id: phoneId }, { token: user.token })).data.revokeSession.errors).toEqual([]);
+      const ended = await subscription.next().catch((error: unknown) => ({ errors: Array.isArray(error) ? error : [error] }));
+      expect(ended.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    } finally {
+      await subscription.close();
+      await client.dispose();
     }
   });
 
