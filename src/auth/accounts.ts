@@ -23,9 +23,12 @@ const email = z.string().trim().max(254).refine(isEmailAddress, 'must be an emai
 /** Bounded above because scrypt's cost grows with the input. */
 const password = z.string().max(256, 'must be at most 256 characters');
 
+/** The password a new user may choose (sign-up, or an admin created from the command line). */
+export const newPassword = password.min(8, 'must be at least 8 characters');
+
 const signUpInput = z.object({
   email,
-  password: password.min(8, 'must be at least 8 characters'),
+  password: newPassword,
   name: z.string().trim().min(1).max(100).nullish(),
 });
 

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
-import type { Cache } from '../cache/cache.js';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
+import type { AppDeps } from '../app-deps.js';
 import { insertUser, promoteToAdmin } from '../db/repositories/users.js';
 import type { UserRow } from '../db/rows.js';
-import type { IdGenerator } from '../ids.js';
+import { applyChange } from '../services/after-write.js';
+import { newPassword } from './accounts.js';
 import { isEmailAddress } from './email-address.js';
 import { hashPassword } from './passwords.js';
 
@@ -20,11 +19,11 @@ export interface MadeAdmin {
 
 /**
  * Makes the user with this email an admin, creating them with `password` when there is none.
- * Cached copies of the user and their sessions are invalidated through the log, as a write's
- * are, so every instance sees the new role.
+ * The change goes the way a write's does (every cached copy of the user, their sessions and keys
+ * invalidated on every instance, then a USER_UPDATED event), so every instance sees the new role.
  */
 export async function makeAdmin(
-  deps: { db: Database; cache: Cache; clock: Clock; newId: IdGenerator },
+  deps: Pick<AppDeps, 'db' | 'cache' | 'events' | 'clock' | 'newId'>,
   email: string,
   password: string | null,
 ): Promise<MadeAdmin> {
@@ -32,16 +31,15 @@ export async function makeAdmin(
   if (!isEmailAddress(address)) throw new AdminSetupError(`"${address}" is not an email address.`);
   let created = false;
   if (password !== null) {
-    if (password.length < 8 || password.length > 256) throw new AdminSetupError('The password must be 8 to 256 characters.');
+    const checked = newPassword.safeParse(password);
+    if (!checked.success) throw new AdminSetupError(`The password ${checked.error.issues[0]!.message}.`);
     const now = deps.clock.now();
     const passwordHash = await hashPassword(password);
     created = (await insertUser(deps.db, { id: deps.newId('usr'), email: address, name: null, passwordHash, createdAt: now })) !== null;
   }
   const promoted = await promoteToAdmin(deps.db, address, deps.clock.now());
   if (!promoted) throw new AdminSetupError(`No user has the email ${address}; give a password to create one.`);
-  if (promoted.recorded) {
-    await deps.cache.log.apply(deps.cache.invalidationOf(promoted.recorded.change), promoted.recorded.outboxId);
-  }
+  if (promoted.recorded) await applyChange(deps, promoted.recorded);
   return { user: promoted.user, created, promoted: promoted.recorded !== null };
 }
 

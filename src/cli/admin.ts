@@ -1,9 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AdminSetupError, makeAdmin } from '../auth/admins.js';
 import { clearUnder, findTopKeys } from '../cache/key-scan.js';
-import { systemClock } from '../clock.js';
 import { ConfigError } from '../config.js';
-import { createIdGenerator } from '../ids.js';
 import { purge } from '../services/cache-purge.js';
 import { readCacheStats, STATS_MAX_KEYS } from '../services/cache-stats.js';
 import { warm } from '../services/cache-warm.js';
@@ -64,9 +62,7 @@ program
   .action(async (options: { email: string; passwordStdin?: boolean; json?: boolean }) => {
     const password = options.passwordStdin ? await readStdin() : null;
     // Run before the first start too, when the prefix holds nothing yet.
-    const made = await withDeployment({ check: false }, ({ db, cache }) =>
-      makeAdmin({ db, cache, clock: systemClock, newId: createIdGenerator(() => Date.now()) }, options.email, password),
-    );
+    const made = await withApp({ force: true }, (deps) => makeAdmin(deps, options.email, password));
     const result = { userId: made.user.id, email: made.user.email, created: made.created, promoted: made.promoted };
     if (options.json) console.log(JSON.stringify(result));
     else if (!made.promoted) console.log(`${made.user.email} (${made.user.id}) already is an admin.`);

@@ -62,16 +62,15 @@ async function refuseForeignPrefix(client: Redis, keys: ReturnType<typeof create
  * Opens the deployment's database and cache for one command, and closes them after. The prefix
  * is checked first, before the cache's own start (which would write its log there).
  */
-export async function withDeployment<T>(options: { force?: boolean; check?: boolean }, work: (deployment: Deployment) => Promise<T>): Promise<T> {
+export async function withDeployment<T>(options: { force?: boolean }, work: (deployment: Deployment) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const logger = cliLogger();
-  if (config.REDIS_URL && options.check !== false) await withRedis(options, async () => undefined);
+  if (config.REDIS_URL && !options.force) await withRedis(options, async () => undefined);
   const db = await openDatabase(config, logger);
   try {
     const cache = await createCache(config, { db, registry: new Registry(), logger });
     try {
-      // create-admin (unchecked) needs no wait: its write waits for the cache itself.
-      if (options.check !== false) await usable(cache);
+      await usable(cache);
       return await work({ config, logger, db, cache });
     } finally {
       await cache.close();

@@ -1,6 +1,6 @@
 import type { ApiKeyRow, ContextRow, MemoryEventRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
 import { authenticationRequired } from '../errors.js';
-import { isId } from '../ids.js';
+import { isId, type IdKind } from '../ids.js';
 import { isAdmin, type RequestScope, type Viewer } from '../request-scope.js';
 
 export function requireViewer(scope: Pick<RequestScope, 'viewer'>): Viewer {
@@ -14,22 +14,42 @@ export function canAccess(viewer: Viewer, ownerId: string): boolean {
 }
 
 /**
- * The context if the viewer may see it, else null. Unknown and foreign ids take the same path
- * (one batched read, then the owner check), so they cannot be told apart by result or timing.
+ * The row of `kind` with this id if the viewer may see it, else null. Unknown, foreign and
+ * malformed ids take the same path (one batched read, then the owner check), so they cannot be
+ * told apart by result or timing.
  */
-export async function visibleContext(scope: RequestScope, id: string): Promise<ContextRow | null> {
+async function visibleOwned<Row>(
+  scope: RequestScope,
+  id: string,
+  kind: IdKind,
+  load: (id: string) => Promise<Row | null>,
+  ownerOf: (row: Row) => string,
+): Promise<Row | null> {
   const viewer = requireViewer(scope);
-  if (!isId(id, 'ctx')) return null;
-  const row = await scope.loaders.context.load(id);
-  return row && canAccess(viewer, row.ownerId) ? row : null;
+  if (!isId(id, kind)) return null;
+  const row = await load(id);
+  return row && canAccess(viewer, ownerOf(row)) ? row : null;
 }
 
-/** The live memory if the viewer may see it, else null (same path for unknown and foreign ids). */
-export async function visibleMemory(scope: RequestScope, id: string): Promise<MemoryRow | null> {
-  const viewer = requireViewer(scope);
-  if (!isId(id, 'mem')) return null;
-  const row = await scope.loaders.memory.load(id);
-  return row && canAccess(viewer, row.ownerId) ? row : null;
+export const visibleContext = (scope: RequestScope, id: string): Promise<ContextRow | null> =>
+  visibleOwned(scope, id, 'ctx', (key) => scope.loaders.context.load(key), (row) => row.ownerId);
+
+/** The live memory (the loader reads no expired one). */
+export const visibleMemory = (scope: RequestScope, id: string): Promise<MemoryRow | null> =>
+  visibleOwned(scope, id, 'mem', (key) => scope.loaders.memory.load(key), (row) => row.ownerId);
+
+/** A write in the history of a memory. */
+export const visibleMemoryEvent = (scope: RequestScope, id: string): Promise<MemoryEventRow | null> =>
+  visibleOwned(scope, id, 'evt', (key) => scope.loaders.memoryEvent.load(key), (row) => row.ownerId);
+
+/** The API key: a revoked one is gone (the loader reads none), as an ended session is. */
+export const visibleApiKey = (scope: RequestScope, id: string): Promise<ApiKeyRow | null> =>
+  visibleOwned(scope, id, 'key', (key) => scope.loaders.apiKey.load(key), (row) => row.userId);
+
+/** The live session: an ended or expired one is gone, as a deleted memory is. */
+export async function visibleSession(scope: RequestScope, id: string): Promise<SessionRow | null> {
+  const row = await visibleOwned(scope, id, 'ses', (key) => scope.loaders.session.load(key), (session) => session.userId);
+  return row && row.revokedAt === null && row.expiresAt > scope.deps.clock.now() ? row : null;
 }
 
 /** The user if the viewer may see them: themself, or anyone for an admin. */
@@ -39,30 +59,6 @@ export async function visibleUser(scope: RequestScope, id: string): Promise<User
   return scope.loaders.user.load(id);
 }
 
-/** The live session if the viewer may see it: an ended one is gone, as a deleted memory is. */
-export async function visibleSession(scope: RequestScope, id: string): Promise<SessionRow | null> {
-  const viewer = requireViewer(scope);
-  if (!isId(id, 'ses')) return null;
-  const row = await scope.loaders.session.load(id);
-  const live = row && row.revokedAt === null && row.expiresAt > scope.deps.clock.now();
-  return live && canAccess(viewer, row.userId) ? row : null;
-}
-
-/** The API key if the viewer may see it: a revoked one is gone, as an ended session is. */
-export async function visibleApiKey(scope: RequestScope, id: string): Promise<ApiKeyRow | null> {
-  const viewer = requireViewer(scope);
-  if (!isId(id, 'key')) return null;
-  const row = await scope.loaders.apiKey.load(id);
-  return row && canAccess(viewer, row.userId) ? row : null;
-}
-
-/** A write in the history of a memory if the viewer may see it (same path for unknown and foreign ids). */
-export async function visibleMemoryEvent(scope: RequestScope, id: string): Promise<MemoryEventRow | null> {
-  const viewer = requireViewer(scope);
-  if (!isId(id, 'evt')) return null;
-  const row = await scope.loaders.memoryEvent.load(id);
-  return row && canAccess(viewer, row.ownerId) ? row : null;
-}
 
 /**
  * Memories the request retrieved, for the access-frequency factor: counted now, and kept on the

@@ -38,12 +38,13 @@ export async function deleteUser(scope: RequestScope, input: z.input<typeof dele
 }
 
 /**
- * Deletes the user and all they own in one transaction, then, before replying, takes every
- * cached copy of it off every instance: every live session and API key is revoked first (its SESSION_ENDED
- * event ends their subscriptions before they could hear of the rest), then each context (with
- * its memories) is deleted with its own recorded change, then the user. The user's row stays locked throughout, so no login or new
- * context slips in between. Last, the keys that name the user (scores, budgets, limits) are
- * unlinked from Redis. The user's earlier events are dropped from the stream that replays them.
+ * Deletes the user and all they own in one transaction, with their row locked throughout (no
+ * login or new context slips in), then takes every cached copy of it off every instance before
+ * replying. The order of the changes is what subscribers hear: every session and API key ends
+ * first (the SESSION_ENDED event ends their subscriptions before they could hear of the rest),
+ * then each context goes with its memories, then the user. The user's earlier events are
+ * dropped from the stream that replays them, and the Redis keys naming them (scores, budgets,
+ * limits) are unlinked.
  */
 async function deleteEverything(scope: RequestScope, userId: string): Promise<Deleted> {
   const { db, clock, cache } = scope.deps;
