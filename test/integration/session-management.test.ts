@@ -69,9 +69,11 @@ describe.runIf(redisUrl)('sessions, revocation and account deletion on two insta
     expect(rest.data.viewer.sessions.pageInfo.hasNextPage).toBe(false);
     expect(rest.data.viewer.sessions.edges[0].node.current).toBe(false);
 
-    // An ended session is gone from the list.
+    // An ended session is gone from the list, and refused at once on the other instance.
+    expect((await b.gql('{ viewer { id } }', {}, { token: second })).status).toBe(200);
     await a.gql('mutation { logout { errors { code } } }', {}, { token: second });
     expect(await sessionIds(a, third)).toHaveLength(2);
+    expect((await b.gql('{ viewer { id } }', {}, { token: second })).status).toBe(401);
   });
 
   it('revokeSession ends one session on every instance before replying, even for cached responses and 304s', async () => {
