@@ -2,30 +2,26 @@
  * One server of the cached-hit benchmark, in a process of its own so that it has a core to
  * itself while the load generator runs in the parent. `node --import tsx bench/cached-hit-server.ts
  * <variant>` seeds a user, a context and 20 memories, warms the cache, and prints one JSON line:
- * { port, token, contextId, body }; over IPC it answers any message with its CPU usage. Variants:
+ * { port, token, contextId, body }; over IPC it answers any message with its CPU usage and the
+ * runs of the query's root resolver (peers only). Variants:
  *   floor (Recall's reply to a hit, its exact body and headers) · floor-data (the data alone, as
- *   before issue 9) · stock-yoga · recall · recall-redis · recall-yoga-path
+ *   before issue 9) · recall · recall-redis · recall-yoga-path · the peers of
+ *   bench/cached-hit-peers.ts (stock-yoga, apollo, apollo-redis, mercurius)
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
-import { createSchema, createYoga } from 'graphql-yoga';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { resolvers } from '../resolvers/index.js';
-import { createApp, loadTypeDefs } from '../src/app.js';
+import { createApp } from '../src/app.js';
 import { createCache } from '../src/cache/cache.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
-import { createLoaders } from '../src/loaders/create-loaders.js';
 import { createHttpServer, httpServerOptions } from '../src/http/server.js';
-import type { Viewer } from '../src/request-scope.js';
+import { isPeer, rootResolverRuns, startPeer, type Listening } from './cached-hit-peers.js';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { gql as send } from './gql.js';
-import { cacheControlOverrides, withCacheControl } from '../src/schema/cache-control.js';
 import { BENCH_SESSION_SECRET } from './session-secret.js';
-
 
 const variant = process.argv[2] ?? 'recall';
 const redisUrl = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -55,52 +51,48 @@ await gql(
   token,
 );
 
-let server: Server;
+let listening: Listening;
 let body = '';
 if (variant === 'floor') {
   // Recall's own reply to a cached hit, byte for byte: its body (with extensions.cost) and its headers.
   const reply = await recallReply();
   body = reply.body;
-  server = createServer((req, res) => {
-    // Read the request like every other variant must, then send the same bytes.
-    req.resume();
-    req.on('end', () => res.writeHead(200, reply.headers).end(body));
-  });
+  listening = await listen(
+    createServer((req, res) => {
+      // Read the request like every other variant must, then send the same bytes.
+      req.resume();
+      req.on('end', () => res.writeHead(200, reply.headers).end(body));
+    }),
+  );
 } else if (variant === 'floor-data') {
   // The floor as it was before issue 9: the data alone, one header.
   body = JSON.stringify({ data: await gql(LIST_QUERY, { id: contextId }, token) });
-  server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/graphql-response+json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
-  });
-} else if (variant === 'stock-yoga') {
-  // yoga with its stock in-memory response cache, the same schema, and the same token check.
-  const viewers = new WeakMap<Request, Viewer | null>();
-  const yoga = createYoga({
-    schema: createSchema({ typeDefs: withCacheControl(loadTypeDefs(), cacheControlOverrides(config)), resolvers }),
-    context: ({ request }) => {
-      const viewer = viewers.get(request) ?? null;
-      const read = app.deps.cache.log.position();
-      return { deps: app.deps, viewer, read, loaders: createLoaders(app.deps, viewer, () => read), retrieved: new Set(), cacheableUntil: { at: Infinity } };
-    },
-    plugins: [
-      {
-        async onRequest({ request }: { request: Request }) {
-          viewers.set(request, await app.deps.authenticate(request.headers.get('authorization'), app.deps.cache.log.position()));
-        },
-      },
-      useResponseCache({ session: (request) => viewers.get(request)?.user.id ?? null }),
-    ],
-    logging: false,
-    graphiql: false,
-  });
-  server = createServer(yoga);
+  listening = await listen(
+    createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/graphql-response+json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
+    }),
+  );
+} else if (isPeer(variant)) {
+  listening = await startPeer(variant, app, config, redisUrl);
 } else if (variant === 'recall-yoga-path') {
   // Recall's plugins and stores, without the fast path in front of yoga.
-  server = createHttpServer(app.yoga, httpServerOptions(config));
+  listening = await listen(createHttpServer(app.yoga, httpServerOptions(config)));
 } else {
-  server = app.server;
+  listening = await listen(app.server);
 }
+
+async function listen(server: Server): Promise<Listening> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 /** What Recall's front sends for a cached hit of the benchmark's query (the second request: the first fills the cache). */
 async function recallReply(): Promise<{ body: string; headers: Record<string, string> }> {
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
@@ -124,16 +116,14 @@ async function recallReply(): Promise<{ body: string; headers: Record<string, st
   }
 }
 
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, token, contextId, body })}\n`);
+process.stdout.write(`${JSON.stringify({ port: listening.port, token, contextId, body })}\n`);
 
-// The parent asks for this process's CPU time around each measured run.
-process.on('message', () => process.send?.(process.cpuUsage()));
+// The parent asks for this process's CPU time (and a peer's resolver runs) around each measured run.
+process.on('message', () => process.send?.({ ...process.cpuUsage(), rootResolverRuns: isPeer(variant) ? rootResolverRuns : null }));
 
 process.on('SIGTERM', () => {
   void (async () => {
-    server.close();
-    server.closeAllConnections();
+    await listening.close();
     await app.close();
     await cache.clear().catch(() => undefined);
     await cache.close();

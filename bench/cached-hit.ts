@@ -1,50 +1,79 @@
 /**
  * The cached-hit path: the same 20-memory query, repeated, against a raw node:http server that
- * sends the same fixed body (the floor), yoga with its stock in-memory response cache, and
- * Recall (with its fast path, in-process and on Redis, and through yoga's pipeline). Each
- * server runs in a child process of its own; the load generator runs here.
+ * sends Recall's reply as fixed bytes (the floor), Recall (its fast path, in process and on
+ * Redis), and its peers with their own response caches (bench/cached-hit-peers.ts). Each server
+ * runs in a child process of its own; the load generator runs here.
+ *
+ * Runs × rounds: each run starts every server afresh; each round measures every set-up in turn at
+ * every connection count, so that the machine's drift (it is shared) falls on all alike. The
+ * figures are medians over all rounds of all runs. Environment: BENCH_RUNS (default 3),
+ * BENCH_ROUNDS (rounds per run, default 2), BENCH_SECONDS (measured seconds, default 3),
+ * BENCH_CONNECTIONS (default "50,16"), BENCH_VARIANTS and BENCH_BASELINE_CHECKOUT (see variants()).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { LIST_QUERY } from './cached-hit-query.js';
+import { cachedHitReport, type CachedHitOptions, type CachedHitRow } from './cached-hit-report.js';
 import { median } from './stats.js';
 
-interface Variant {
+
+export interface Variant {
   /** What bench/cached-hit-server.ts is asked to start. */
   id: string;
   name: string;
+  /** A stock server measured beside Recall (bench/cached-hit-peers.ts). */
+  peer?: boolean;
+  /** Its cache is in Redis. */
+  redis?: boolean;
+  /** Measured only when BENCH_VARIANTS names it. */
+  optional?: boolean;
   /** The checkout whose bench/cached-hit-server.ts runs it (by default, this one). */
   checkout?: string;
 }
 
 const ALL_VARIANTS: Variant[] = [
   { id: 'floor', name: "raw node:http, Recall's reply as fixed bytes (floor)" },
-  { id: 'floor-data', name: 'raw node:http, the data alone (the floor before issue 9)' },
-  { id: 'stock-yoga', name: 'yoga + stock in-memory response cache' },
+  { id: 'floor-data', name: 'raw node:http, the data alone (the floor before issue 9)', optional: true },
   { id: 'recall', name: 'Recall cached hit (in-process cache)' },
-  { id: 'recall-redis', name: 'Recall cached hit (Redis)' },
-  { id: 'recall-yoga-path', name: "Recall cached hit through yoga's pipeline (no fast path)" },
+  { id: 'recall-redis', name: 'Recall cached hit (Redis)', redis: true },
+  { id: 'recall-yoga-path', name: "Recall cached hit through yoga's pipeline (no fast path)", optional: true },
+  { id: 'apollo', name: 'Apollo Server 5 + response cache (in process)', peer: true },
+  { id: 'apollo-redis', name: 'Apollo Server 5 + response cache (Keyv Redis)', peer: true, redis: true },
+  { id: 'mercurius', name: 'Mercurius (jit: 1) + mercurius-cache (in process)', peer: true },
+  { id: 'stock-yoga', name: 'yoga + stock response cache (in process)', peer: true },
 ];
 
 /**
- * The set-ups measured: all of them, or those BENCH_VARIANTS names (comma-separated ids; the
- * floor always comes first, as ratios are taken to it). BENCH_BASELINE_CHECKOUT, the path of
- * another checkout (with node_modules), adds its recall and recall-redis servers, side by side
- * with this one's.
+ * The set-ups measured: all but the optional ones, or those BENCH_VARIANTS names (comma-separated
+ * ids; the floor always comes first, as ratios are taken to it). BENCH_BASELINE_CHECKOUT, the
+ * path of another checkout (with node_modules), adds its recall and recall-redis servers, side by
+ * side with this one's.
  */
 function variants(): Variant[] {
   const wanted = process.env['BENCH_VARIANTS']?.split(',').map((id) => id.trim());
-  const chosen = ALL_VARIANTS.filter((variant) => variant.id === 'floor' || !wanted || wanted.includes(variant.id));
+  const chosen = ALL_VARIANTS.filter((variant) => variant.id === 'floor' || (wanted ? wanted.includes(variant.id) : !variant.optional));
   const baseline = process.env['BENCH_BASELINE_CHECKOUT'];
   if (baseline) {
     const label = process.env['BENCH_BASELINE_LABEL'] ?? baseline;
     chosen.push(
       { id: 'recall', name: `Recall cached hit (in-process cache), ${label}`, checkout: baseline },
-      { id: 'recall-redis', name: `Recall cached hit (Redis), ${label}`, checkout: baseline },
+      { id: 'recall-redis', name: `Recall cached hit (Redis), ${label}`, checkout: baseline, redis: true },
     );
   }
   return chosen;
+}
+
+/** The options the environment gives (the defaults keep a whole `npm run bench` short). */
+export function cachedHitOptions(): CachedHitOptions {
+  return {
+    runs: Number(process.env['BENCH_RUNS'] ?? 3),
+    rounds: Number(process.env['BENCH_ROUNDS'] ?? 2),
+    seconds: Number(process.env['BENCH_SECONDS'] ?? 3),
+    warmupSeconds: 1,
+    connections: (process.env['BENCH_CONNECTIONS'] ?? '50,16').split(',').map(Number),
+  };
 }
 
 interface Started {
@@ -52,7 +81,6 @@ interface Started {
   port: number;
   token: string;
   contextId: string;
-  body: string;
 }
 
 async function startServer(variant: Variant): Promise<Started> {
@@ -70,155 +98,182 @@ async function startServer(variant: Variant): Promise<Started> {
   return { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
 }
 
-/** CPU time (user + system) the server process has used so far, in µs. */
-function cpuOf(child: ChildProcess): Promise<number> {
+interface ServerStats {
+  /** CPU time (user + system) the server process has used so far, µs. */
+  cpu: number;
+  /** Runs of the query's root resolver so far (peers; null where not counted). */
+  rootResolverRuns: number | null;
+}
+
+function statsOf(child: ChildProcess): Promise<ServerStats> {
   return new Promise((resolve) => {
-    child.once('message', (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
-    child.send('cpu');
+    // A baseline checkout's server may answer with its CPU usage alone.
+    child.once('message', (stats: NodeJS.CpuUsage & { rootResolverRuns?: number | null }) =>
+      resolve({ cpu: stats.user + stats.system, rootResolverRuns: stats.rootResolverRuns ?? null }),
+    );
+    child.send('stats');
   });
 }
 
-export interface CachedHitRow {
-  /** The server variant, and the checkout it ran from (undefined: this one). */
-  id: string;
-  checkout: string | undefined;
-  name: string;
-  /** The body of one 200 reply, in bytes. */
-  bodyBytes: number;
-  /** Median over the rounds. */
-  rps: number;
-  /** Median over the rounds of the ratio to the floor measured in the same round. */
-  ratio: number;
-  /** Server CPU time per request, µs (median over the rounds): the cost, whoever is the bottleneck. */
-  cpuPerRequest: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
+/** CPU time redis-server has used so far, µs (INFO cpu: its main thread and children, user + system). */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
 interface Target {
   variant: Variant;
-  name: string;
   bodyBytes: number;
   url: string;
   request: autocannon.Request;
   server: Started;
 }
 
-/**
- * All servers start first; then each round measures every one of them in turn, so that the
- * machine's drift over time (it is shared) falls on all of them alike.
- */
-export async function benchmarkCachedHits(options: { seconds: number; warmupSeconds: number; connections: number; rounds: number }): Promise<CachedHitRow[]> {
+/** One measured run of one set-up. */
+interface Sample {
+  rps: number;
+  requests: number;
+  serverCpu: number;
+  redisCpu: number;
+  rootResolverRuns: number | null;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function startTargets(): Promise<Target[]> {
   const targets: Target[] = [];
   try {
     for (const variant of variants()) {
       process.stdout.write(`cached hit · starting ${variant.name}…\n`);
       const server = await startServer(variant);
-      const url = `http://127.0.0.1:${server.port}/graphql`;
       const request: autocannon.Request = {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json',
-          authorization: `Bearer ${server.token}`,
-        },
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${server.token}` },
         body: JSON.stringify({ query: LIST_QUERY, variables: { id: server.contextId }, operationName: 'List' }),
       };
-      targets.push({ variant, name: variant.name, bodyBytes: 0, url, request, server });
+      targets.push({ variant, bodyBytes: 0, url: `http://127.0.0.1:${server.port}/graphql`, request, server });
     }
     await checkSameAnswers(targets);
-    const results = targets.map(() => [] as autocannon.Result[]);
-    const cpu = targets.map(() => [] as number[]);
-    for (let round = 0; round < options.rounds; round++) {
-      for (const [index, target] of targets.entries()) {
-        process.stdout.write(`cached hit · round ${round + 1} · ${target.name}…\n`);
-        const run = (duration: number) =>
-          autocannon({ url: target.url, connections: options.connections, duration, requests: [target.request] });
-        await run(options.warmupSeconds);
-        const before = await cpuOf(target.server.child);
-        const result = await run(options.seconds);
-        cpu[index]!.push((await cpuOf(target.server.child)) - before);
-        results[index]!.push(result);
-      }
-    }
-    return targets.map((target, index) => {
-      const runs = results[index]!;
-      return {
-        id: target.variant.id,
-        checkout: target.variant.checkout,
-        name: target.name,
-        bodyBytes: target.bodyBytes,
-        rps: median(runs.map((run) => run.requests.average)),
-        ratio: median(runs.map((run, round) => run.requests.average / results[0]![round]!.requests.average)),
-        cpuPerRequest: median(runs.map((run, round) => cpu[index]![round]! / Math.max(1, run.requests.total))),
-        p50: median(runs.map((run) => run.latency.p50)),
-        p99: median(runs.map((run) => run.latency.p99)),
-        non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
-        errors: runs.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
-      };
-    });
-  } finally {
-    for (const target of targets) {
-      target.server.child.kill('SIGTERM');
-      await new Promise((resolve) => target.server.child.once('exit', resolve));
-    }
+    return targets;
+  } catch (error) {
+    await stopTargets(targets);
+    throw error;
   }
 }
 
-/** Every variant must answer the same memories (ids and scores differ between their databases). */
+async function stopTargets(targets: Target[]): Promise<void> {
+  for (const target of targets) {
+    target.server.child.kill('SIGTERM');
+    await new Promise((resolve) => target.server.child.once('exit', resolve));
+  }
+}
+
+async function measure(target: Target, connections: number, seconds: number, warmupSeconds: number, redis: Redis): Promise<Sample> {
+  const run = (duration: number) => autocannon({ url: target.url, connections, duration, requests: [target.request] });
+  await run(warmupSeconds);
+  const before = { server: await statsOf(target.server.child), redis: await redisCpu(redis) };
+  const result = await run(seconds);
+  const after = { server: await statsOf(target.server.child), redis: await redisCpu(redis) };
+  return {
+    rps: result.requests.average,
+    requests: result.requests.total,
+    serverCpu: after.server.cpu - before.server.cpu,
+    redisCpu: after.redis - before.redis,
+    rootResolverRuns: after.server.rootResolverRuns === null ? null : after.server.rootResolverRuns - before.server.rootResolverRuns!,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/**
+ * Measures every set-up: runs × rounds × connection counts × set-ups, interleaved. Only the
+ * measured set-up sends load, so Redis's CPU in its run is that set-up's (plus whatever else
+ * uses that Redis at the time: on a shared machine, other work; the medians damp it).
+ */
+export async function benchmarkCachedHits(options: CachedHitOptions): Promise<CachedHitRow[]> {
+  const redis = new Redis(process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379', { lazyConnect: true });
+  await redis.connect();
+  // samples[level][target]: one per round of every run, in the same order for every set-up.
+  const samples = options.connections.map(() => [] as Sample[][]);
+  let measured: Target[] = [];
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      const targets = await startTargets();
+      measured = targets;
+      try {
+        for (let round = 0; round < options.rounds; round++) {
+          for (const [level, connections] of options.connections.entries()) {
+            for (const [index, target] of targets.entries()) {
+              process.stdout.write(`cached hit · run ${run + 1} · round ${round + 1} · c${connections} · ${target.variant.name}…\n`);
+              (samples[level]![index] ??= []).push(await measure(target, connections, options.seconds, options.warmupSeconds, redis));
+            }
+          }
+        }
+      } finally {
+        await stopTargets(targets);
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return options.connections.flatMap((connections, level) => {
+    const floor = samples[level]![0]!;
+    return measured.map((target, index): CachedHitRow => {
+      const runs = samples[level]![index]!;
+      const perRequest = (value: (sample: Sample) => number) => median(runs.map((sample) => value(sample) / Math.max(1, sample.requests)));
+      return {
+        id: target.variant.id,
+        checkout: target.variant.checkout,
+        name: target.variant.name,
+        peer: target.variant.peer ?? false,
+        redis: target.variant.redis ?? false,
+        connections,
+        samples: runs.length,
+        bodyBytes: target.bodyBytes,
+        rps: median(runs.map((sample) => sample.rps)),
+        ratio: median(runs.map((sample, at) => sample.rps / floor[at]!.rps)),
+        cpuPerRequest: perRequest((sample) => sample.serverCpu),
+        redisCpuPerRequest: perRequest((sample) => sample.redisCpu),
+        totalCpuPerRequest: perRequest((sample) => sample.serverCpu + sample.redisCpu),
+        rootResolverRunsPerRequest: runs.some((sample) => sample.rootResolverRuns === null) ? null : perRequest((sample) => sample.rootResolverRuns!),
+        p50: median(runs.map((sample) => sample.p50)),
+        p99: median(runs.map((sample) => sample.p99)),
+        non2xx: runs.reduce((sum, sample) => sum + sample.non2xx, 0),
+        errors: runs.reduce((sum, sample) => sum + sample.errors, 0),
+      };
+    });
+  });
+}
+
+/**
+ * Every set-up must answer the same memories (ids and scores differ between their databases),
+ * and answer a repeat from its cache: a peer's second request must not run its root resolver.
+ */
 async function checkSameAnswers(targets: Target[]): Promise<void> {
   let expected: string | null = null;
   for (const target of targets) {
     // The first request fills the caches.
     for (let i = 0; i < 2; i++) {
+      const before = await statsOf(target.server.child);
       const response = await fetch(target.url, { method: 'POST', headers: target.request.headers as Record<string, string>, body: target.request.body as string });
       const text = await response.text();
+      const after = await statsOf(target.server.child);
       target.bodyBytes = Buffer.byteLength(text);
       const body = JSON.parse(text) as { data?: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
       const contents = JSON.stringify(body.data?.context.memories.edges.map((edge) => edge.node.content));
       expected ??= contents;
-      if (response.status !== 200 || contents !== expected) throw new Error(`${target.name} answered differently: ${response.status} ${contents}`);
+      if (response.status !== 200 || contents !== expected) throw new Error(`${target.variant.name} answered differently: ${response.status} ${contents}`);
+      if (i === 1 && after.rootResolverRuns !== before.rootResolverRuns) throw new Error(`${target.variant.name} resolved a repeated query again instead of answering it from its cache`);
     }
   }
 }
 
-export function cachedHitReport(rows: CachedHitRow[], options: { seconds: number; connections: number; rounds: number }): string {
-  const floor = rows[0]!;
-  const table = [
-    '| set-up | req/s | × floor | server CPU µs / req | floor CPU ÷ this | p50 ms | p99 ms | body bytes | non-2xx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
-      (row) =>
-        `| ${row.name} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${row.cpuPerRequest.toFixed(0)} | ${(floor.cpuPerRequest / row.cpuPerRequest).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.bodyBytes} | ${row.non2xx} | ${row.errors} |`,
-    ),
-  ].join('\n');
-  const ofThisCheckout = (id: string) => rows.find((row) => row.id === id && row.checkout === undefined);
-  const measured = [
-    ['in process', ofThisCheckout('recall')],
-    ['with Redis', ofThisCheckout('recall-redis')],
-  ]
-    .filter((entry): entry is [string, CachedHitRow] => entry[1] !== undefined)
-    .map(([where, row]) => `**${row.ratio.toFixed(2)}×** the floor's req/s ${where} (**${(floor.cpuPerRequest / row.cpuPerRequest).toFixed(2)}×** by CPU per request)`);
-  return `## Cached hit against the floor
-
-The same 20-memory query (context, relevance), repeated by one user: ${options.connections} connections,
-${options.seconds} s measured after a warm-up, in ${options.rounds} rounds that take every set-up in turn;
-req/s and latencies are medians over the rounds, and "× floor" is the median of each round's
-ratio to the floor measured in that round. The floor sends Recall's own reply to a hit as fixed
-bytes (its body, with \`extensions.cost\`, and its headers). Each server runs in a child process of
-its own (NODE_ENV=production, as the Dockerfile sets it), the load generator (autocannon) in this
-one. Every Recall row validates the bearer token, costs the operation and spends its points from
-the budget on every request; logging is off in every set-up. "Server CPU µs / req" is the CPU
-time the server process spent per answered request: unlike req/s it does not depend on whether
-the server or the load generator (one process, sharing the machine) is the bottleneck, so
-"floor CPU ÷ this" is the steadier ratio. Measured here: ${measured.join(', and ') || 'no Recall row'}.
-
-${table}`;
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const options = { seconds: Number(process.env['BENCH_SECONDS'] ?? 5), warmupSeconds: 1, connections: 16, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
+  const options = cachedHitOptions();
   process.stdout.write(`${cachedHitReport(await benchmarkCachedHits(options), options)}\n`);
 }

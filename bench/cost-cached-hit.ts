@@ -4,7 +4,8 @@
  * the range over the runs. Targets (issue 9): at least 0.52× the floor in process and 0.41× with
  * Redis, the figures of an earlier run of this benchmark at 16 connections.
  */
-import { benchmarkCachedHits, cachedHitReport, type CachedHitRow } from './cached-hit.js';
+import { benchmarkCachedHits } from './cached-hit.js';
+import { cachedHitReport, type CachedHitRow } from './cached-hit-report.js';
 import { median } from './stats.js';
 
 const TARGETS: Record<string, number> = { recall: 0.52, 'recall-redis': 0.41 };
@@ -12,7 +13,7 @@ const TARGETS: Record<string, number> = { recall: 0.52, 'recall-redis': 0.41 };
 export async function benchmarkCachedHitRuns(command: string): Promise<string> {
   process.env['BENCH_VARIANTS'] ??= 'floor,floor-data,recall,recall-redis';
   const count = Number(process.env['BENCH_CACHED_HIT_RUNS'] ?? 3);
-  const options = { seconds: Number(process.env['BENCH_SECONDS'] ?? 5), warmupSeconds: 1, connections: 16, rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
+  const options = { runs: 1, seconds: Number(process.env['BENCH_SECONDS'] ?? 5), warmupSeconds: 1, connections: [16], rounds: Number(process.env['BENCH_ROUNDS'] ?? 3) };
   const runs: CachedHitRow[][] = [];
   for (let run = 0; run < count; run++) {
     process.stdout.write(`cached hit · run ${run + 1} of ${count}\n`);
