@@ -7,7 +7,7 @@
  * see that a repeated query is answered from the cache, not resolved again.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
@@ -35,6 +35,18 @@ import { cacheControlOverrides, withCacheControl } from '../src/schema/cache-con
 export interface Listening {
   port: number;
   close(): Promise<void>;
+}
+
+/** Listens on a free loopback port. */
+export async function listenOn(server: Server): Promise<Listening> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** Runs of the query's root resolver so far, in any peer of this process. */
@@ -119,15 +131,7 @@ async function startStockYoga(app: App, schema: GraphQLSchema): Promise<Listenin
     logging: false,
     graphiql: false,
   });
-  const server = createServer(yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return listenOn(createServer(yoga));
 }
 
 /**

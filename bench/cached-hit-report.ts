@@ -49,9 +49,10 @@ function command(options: CachedHitOptions): string {
     `BENCH_ROUNDS=${options.rounds}`,
     `BENCH_SECONDS=${options.seconds}`,
     `BENCH_CONNECTIONS=${options.connections.join(',')}`,
-    ...['BENCH_VARIANTS', 'BENCH_BASELINE_CHECKOUT'].filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
+    ...['BENCH_VARIANTS', 'BENCH_BASELINE_CHECKOUT', 'BENCH_WRITE_RESULTS'].filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`),
   ];
-  return `${env.join(' ')} npm run bench`;
+  const sections = process.argv.slice(2);
+  return `${env.join(' ')} npm run bench${sections.length ? ` -- ${sections.join(' ')}` : ''}`;
 }
 
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
@@ -93,7 +94,8 @@ export function cachedHitReport(rows: CachedHitRow[], options: CachedHitOptions)
   const samples = options.runs * options.rounds;
   return `## Cached hit against the floor
 
-Produced by \`${command(options)}\` (\`-- cached-hit\` runs this part alone, without writing this file).
+Produced by \`${command(options)}\` (\`npm run bench -- cached-hit\` runs this part alone, and
+writes it here only with BENCH_WRITE_RESULTS=1).
 The same 20-memory query (context, relevance), repeated by one user, at ${options.connections.join(' and ')} connections:
 ${options.runs} runs, each starting every server afresh, of ${options.rounds} rounds that measure every set-up in turn at
 every connection count, ${options.seconds} s each after a ${options.warmupSeconds} s warm-up. Every figure is the median of the ${samples}

@@ -9,7 +9,7 @@
  *   bench/cached-hit-peers.ts (stock-yoga, apollo, apollo-redis, mercurius)
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -18,7 +18,7 @@ import { createCache } from '../src/cache/cache.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createHttpServer, httpServerOptions } from '../src/http/server.js';
-import { isPeer, rootResolverRuns, startPeer, type Listening } from './cached-hit-peers.js';
+import { isPeer, listenOn, rootResolverRuns, startPeer, type Listening } from './cached-hit-peers.js';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { gql as send } from './gql.js';
 import { BENCH_SESSION_SECRET } from './session-secret.js';
@@ -57,7 +57,7 @@ if (variant === 'floor') {
   // Recall's own reply to a cached hit, byte for byte: its body (with extensions.cost) and its headers.
   const reply = await recallReply();
   body = reply.body;
-  listening = await listen(
+  listening = await listenOn(
     createServer((req, res) => {
       // Read the request like every other variant must, then send the same bytes.
       req.resume();
@@ -67,7 +67,7 @@ if (variant === 'floor') {
 } else if (variant === 'floor-data') {
   // The floor as it was before issue 9: the data alone, one header.
   body = JSON.stringify({ data: await gql(LIST_QUERY, { id: contextId }, token) });
-  listening = await listen(
+  listening = await listenOn(
     createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/graphql-response+json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
@@ -77,20 +77,9 @@ if (variant === 'floor') {
   listening = await startPeer(variant, app, config, redisUrl);
 } else if (variant === 'recall-yoga-path') {
   // Recall's plugins and stores, without the fast path in front of yoga.
-  listening = await listen(createHttpServer(app.yoga, httpServerOptions(config)));
+  listening = await listenOn(createHttpServer(app.yoga, httpServerOptions(config)));
 } else {
-  listening = await listen(app.server);
-}
-
-async function listen(server: Server): Promise<Listening> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  listening = await listenOn(app.server);
 }
 
 /** What Recall's front sends for a cached hit of the benchmark's query (the second request: the first fills the cache). */

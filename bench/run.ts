@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), the write mix
  * (bench/write-mix.ts), then the cache-aside benchmark; `npm run bench -- write-mix` (or
- * `cached-hit`, `cache-aside`) runs only those and prints them without touching RESULTS.md.
+ * `cached-hit`, `cache-aside`) runs only those and prints them without touching RESULTS.md, unless
+ * BENCH_WRITE_RESULTS=1, which replaces their own sections in it and keeps the others.
  * For the cache-aside benchmark, four set-ups run side by side in one process,
  * on the same data in the same PostgreSQL, so that their ratios mean something on a shared,
  * noisy machine:
@@ -31,7 +32,7 @@ import { benchmarkWriteMix, writeMixReport } from './write-mix.js';
 import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
 import { createZipf } from './zipf.js';
-import { issueSections, RESULTS } from './results-file.js';
+import { issueSections, RESULTS, writeSection } from './results-file.js';
 import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const DATABASE_URL = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -367,6 +368,10 @@ other runs.
 ${parts.join('\n')}`;
     // The Issue 9 section is bench/cost.ts's: kept as it stands.
     if (chosen.length === 0) await writeFile(RESULTS, `${report.trimEnd()}\n${(await issueSections()) ? `\n${await issueSections()}` : ''}`);
+    // A part run alone replaces its own section only when asked (A/B runs leave the file be).
+    else if (process.env['BENCH_WRITE_RESULTS'] === '1') {
+      for (const part of parts) await writeSection(part.slice(0, part.indexOf('\n')), part.slice(part.indexOf('\n') + 1));
+    }
     process.stdout.write(`\n${report}`);
   } finally {
     for (const target of running) {
