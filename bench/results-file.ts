@@ -30,7 +30,7 @@ async function around(heading: string): Promise<{ before: string; section: strin
 /** Writes the whole section under `heading` (a "## " line), replacing the one there was. */
 export async function writeSection(heading: string, body: string): Promise<void> {
   const { before, after } = await around(heading);
-  await writeFile(RESULTS, `${before}\n${heading}\n\n${body.trim()}\n${after ? `\n${after}` : ''}`);
+  await writeFile(RESULTS, `${before.trimEnd()}\n\n${heading}\n\n${body.trim()}\n${after ? `\n${after}` : ''}`);
 }
 
 /**
