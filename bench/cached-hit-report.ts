@@ -55,6 +55,7 @@ function command(options: CachedHitOptions): string {
   return `${env.join(' ')} npm run bench${sections.length ? ` -- ${sections.join(' ')}` : ''}`;
 }
 
+// Three decimals: a verdict must not read as contradicting its figure (0.449 is not 0.45).
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
 
 /** Issue 13's cached-hit targets, at the first connection count (c50). */
@@ -65,13 +66,13 @@ function targets(rows: CachedHitRow[]): string[] {
   const bestPeerWithRedis = rows.filter((row) => row.peer && row.redis).sort((a, b) => b.ratio - a.ratio)[0];
   if (redis) {
     const overPeer = bestPeerWithRedis
-      ? `, and ${(redis.ratio / bestPeerWithRedis.ratio).toFixed(2)}× the best peer with Redis (${bestPeerWithRedis.name}, ${bestPeerWithRedis.ratio.toFixed(2)}×): ${verdict(redis.ratio >= 2 * bestPeerWithRedis.ratio)}; ` +
+      ? `, and ${(redis.ratio / bestPeerWithRedis.ratio).toFixed(2)}× the best peer with Redis (${bestPeerWithRedis.name}, ${bestPeerWithRedis.ratio.toFixed(3)}×): ${verdict(redis.ratio >= 2 * bestPeerWithRedis.ratio)}; ` +
         `by CPU per request, Redis's included, it costs ${(redis.totalCpuPerRequest / bestPeerWithRedis.totalCpuPerRequest).toFixed(2)}× that peer's`
       : ', no peer with Redis measured';
-    lines.push(`- Recall with Redis ≥ 0.40× the floor and ≥ 2× the best peer with Redis: **${redis.ratio.toFixed(2)}×** the floor: ${verdict(redis.ratio >= 0.4)}${overPeer}.`);
+    lines.push(`- Recall with Redis ≥ 0.40× the floor and ≥ 2× the best peer with Redis: **${redis.ratio.toFixed(3)}×** the floor: ${verdict(redis.ratio >= 0.4)}${overPeer}.`);
   }
   const inProcess = ofThisCheckout('recall');
-  if (inProcess) lines.push(`- Recall in process ≥ 0.45× the floor: **${inProcess.ratio.toFixed(2)}×**: ${verdict(inProcess.ratio >= 0.45)}.`);
+  if (inProcess) lines.push(`- Recall in process ≥ 0.45× the floor: **${inProcess.ratio.toFixed(3)}×**: ${verdict(inProcess.ratio >= 0.45)}.`);
   return lines;
 }
 
