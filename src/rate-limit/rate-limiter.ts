@@ -165,8 +165,6 @@ export function createRateLimiter(options: RateLimiterOptions) {
         url: options.redisUrl,
         name: 'limits',
         commandTimeoutMs: options.redisCommandTimeoutMs,
-        // Every request's first command: batched per event-loop turn under concurrency.
-        autoPipelining: true,
         logger: options.logger.child({ component: 'limits' }),
       })
     : null;
