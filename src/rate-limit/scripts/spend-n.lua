@@ -58,8 +58,9 @@ local function decide(k, a)
   local current = 0
   local previous = 0
   if limit > 0 then
-    current = tonumber(redis.call('GET', KEYS[k]) or '0')
-    previous = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+    local counts = redis.call('MGET', KEYS[k], KEYS[k + 1])
+    current = tonumber(counts[1] or '0')
+    previous = tonumber(counts[2] or '0')
     used = math.floor(previous * tonumber(ARGV[a + 2])) + current
     if used + points > limit then
       answer(0, used, 0, current, previous, {})
