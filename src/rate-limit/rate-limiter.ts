@@ -169,7 +169,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
         logger: options.logger.child({ component: 'limits' }),
       })
     : null;
-  const shared = redis ? createRedisLimitStore(redis, keys) : null;
+  const shared = redis ? createRedisLimitStore(redis, keys, { commandTimeoutMs: options.redisCommandTimeoutMs }) : null;
   const connected = redis ? firstConnection(redis, options.redisCommandTimeoutMs) : null;
   const rejected = createHotCounter({
     name: 'recall_rate_limit_rejections_total',

@@ -16,7 +16,7 @@ const MAX_BATCH = 256;
  * together as the next), and the script decides them in arrival order, each seeing what the ones
  * before it spent, so a batch decides exactly what as many calls in a row would.
  */
-export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStore {
+export function createRedisLimitStore(client: Redis, keys: CacheKeys, options: { commandTimeoutMs: number }): LimitStore {
   client.defineCommand('spendLimits', { lua: SPEND });
   const spend = (client as unknown as { spendLimits(numberOfKeys: number, ...args: Array<string | number>): Promise<Array<string | number>> }).spendLimits.bind(client);
   const decide = createSerialBatcher(async (queries: LimitQuery[]): Promise<LimitDecision[]> => {
@@ -57,7 +57,7 @@ export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStor
       at += 6 + 2 * answered;
       return decision;
     });
-  }, MAX_BATCH);
+  }, { maxBatch: MAX_BATCH, timeoutMs: options.commandTimeoutMs });
   return {
     decide,
     async peek(budgetKeys, previousWeight, limits, nowMs) {

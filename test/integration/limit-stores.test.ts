@@ -37,7 +37,7 @@ function stores(): Array<{ name: string; create(): Created }> {
               clients.push(client);
               const sent = vi.spyOn(client, 'sendCommand');
               return {
-                store: createRedisLimitStore(client, createCacheKeys(prefix)),
+                store: createRedisLimitStore(client, createCacheKeys(prefix), { commandTimeoutMs: 5_000 }),
                 prefix,
                 scriptCalls: () => sent.mock.calls.filter(([command]) => command.name === 'evalsha' || command.name === 'eval').length,
                 async cleanup() {
