@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client';
 import type { CacheKeys } from '../cache/keys.js';
 import { createRedisClient, firstConnection } from '../cache/redis-client.js';
 import type { Clock } from '../clock.js';
-import { createHotCounter, type BoundCounter } from '../observability/bound-labels.js';
 import type { Tier } from '../domain/enums.js';
+import { createHotCounter, type BoundCounter } from '../observability/bound-labels.js';
 import { createMemoryLimitStore } from './memory-limit-store.js';
 import { createRedisLimitStore } from './redis-limit-store.js';
 import { windowPosition } from './sliding-window.js';
@@ -249,11 +249,11 @@ export function createRateLimiter(options: RateLimiterOptions) {
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
       // Counted per unit decided: an operation against its budget, each call of a limited field.
       const decide = (limit: string, allowed: number, refused: number) => {
-        const counters = countersOf(limit);
-        if (allowed > 0) counters.allowed.inc(allowed);
+        const bound = countersOf(limit);
+        if (allowed > 0) bound.allowed.inc(allowed);
         if (refused > 0) {
-          counters.refused.inc(refused);
-          counters.rejected.inc();
+          bound.refused.inc(refused);
+          bound.rejected.inc();
         }
       };
       if (spender !== null || !decided.budgetAllowed) decide(`budget:${tier}`, decided.budgetAllowed ? 1 : 0, decided.budgetAllowed ? 0 : 1);
