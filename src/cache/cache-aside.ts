@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { parseWithDates, stringifyWithDates } from '../json-dates.js';
+import { bindHistogram, type BoundCounter } from '../observability/bound-labels.js';
 import type { Cache } from './cache.js';
 import { deepFreeze } from './deep-freeze.js';
 import { encodeEnvelope, type Envelope } from './envelope.js';
 import type { CacheKind } from './keys.js';
 import type { Sealer } from './sealer.js';
-import type { CacheWrite, ReadPosition, TierTimings } from './store.js';
+import type { CacheTier, CacheWrite, ReadPosition, TierTimings } from './store.js';
 
 export interface CacheAsideSpec<K, V> {
   kind: CacheKind;
@@ -53,17 +54,22 @@ export interface CacheAside<K, V> {
 }
 
 export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logger, spec: CacheAsideSpec<K, V>): CacheAside<K, V> {
-  // Bound label sets, as a lookup is counted on every read of every request.
-  const counters = new Map<string, { inc(n: number): void }>();
-  const count = (tier: string, result: 'hit' | 'miss' | 'stale' | 'negative', n = 1) => {
-    let counter = counters.get(`${tier}|${result}`);
-    if (!counter) {
-      counter = cache.metrics.lookups.labels({ kind: spec.kind, tier, result });
-      counters.set(`${tier}|${result}`, counter);
-    }
+  // Children bound once per tier (and result), as a lookup is counted and timed on every read of every request.
+  type Result = 'hit' | 'miss' | 'stale' | 'negative';
+  const counters = new Map<string, Map<Result, BoundCounter>>();
+  const count = (tier: string, result: Result, n = 1) => {
+    let byResult = counters.get(tier);
+    if (!byResult) counters.set(tier, (byResult = new Map()));
+    let counter = byResult.get(result);
+    if (!counter) byResult.set(result, (counter = cache.metrics.lookups.bind({ kind: spec.kind, tier, result })));
     counter.inc(n);
   };
-  const timings: TierTimings = (tier, seconds) => cache.metrics.lookupDuration.observe({ kind: spec.kind, tier }, seconds);
+  const durations = new Map<CacheTier, { observe(seconds: number): void }>();
+  const timings: TierTimings = (tier, seconds) => {
+    let duration = durations.get(tier);
+    if (!duration) durations.set(tier, (duration = bindHistogram(cache.metrics.lookupDuration, { kind: spec.kind, tier })));
+    duration.observe(seconds);
+  };
   const refreshing = new Set<string>();
   const { sealer } = spec;
 

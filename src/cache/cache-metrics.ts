@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createHotCounter } from '../observability/bound-labels.js';
 
 /**
  * Every cache counter in one place, registered on the app's registry (the operations work
@@ -7,7 +8,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export function createCacheMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    lookups: new Counter({
+    lookups: createHotCounter({
       name: 'recall_cache_lookups_total',
       help: 'Cache lookups by entity kind, tier and result (hit, miss, stale, negative).',
       labelNames: ['kind', 'tier', 'result'] as const,
@@ -38,7 +39,7 @@ export function createCacheMetrics(registry: Registry) {
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     }),
-    fastPathHits: new Counter({
+    fastPathHits: createHotCounter({
       name: 'recall_response_cache_fast_path_hits_total',
       help: 'Cached responses sent by the cached-hit front, before the GraphQL pipeline, by status (200, or 304 for a matching ETag).',
       labelNames: ['status'] as const,

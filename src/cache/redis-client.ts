@@ -12,12 +12,6 @@ export interface RedisClientOptions {
    * fall back to PostgreSQL; on for the subscriber, whose SUBSCRIBE should wait for Redis.
    */
   offlineQueue?: boolean;
-  /**
-   * Send the commands of one event-loop turn in one write (ioredis auto-pipelining). For a
-   * connection every request uses at once (the budget's): under concurrency it saves a socket
-   * write per command, though a lone command waits a turn. Default: false.
-   */
-  autoPipelining?: boolean;
 }
 
 /**
@@ -31,7 +25,6 @@ export function createRedisClient(options: RedisClientOptions): Redis {
     commandTimeout: options.offlineQueue ? undefined : options.commandTimeoutMs,
     connectTimeout: 2_000,
     enableOfflineQueue: options.offlineQueue ?? false,
-    enableAutoPipelining: options.autoPipelining ?? false,
     maxRetriesPerRequest: options.offlineQueue ? null : 0,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
     // Subscriptions are renewed by their owner on 'ready', which must know when they hold.

@@ -1,19 +1,29 @@
+import { bindHistogram } from '../observability/bound-labels.js';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { ResponseStore } from './response-store.js';
 import type { CacheTier } from './store.js';
 
-/** Runs one tier's lookup of a whole response, counting it (hit or miss) and timing it under kind `response`. */
-export async function lookUpResponse<T>(metrics: CacheMetrics, tier: CacheTier, get: () => Promise<T | null>): Promise<T | null> {
-  const stop = metrics.lookupDuration.startTimer({ kind: 'response', tier });
-  const found = await get().finally(stop);
-  metrics.lookups.inc({ kind: 'response', tier, result: found ? 'hit' : 'miss' });
-  return found;
+export type ResponseLookups = ReturnType<typeof responseLookups>;
+
+/** One tier's lookups of whole responses, counted (hit or miss) and timed under kind `response`: the children bound once. */
+export function responseLookups(metrics: CacheMetrics, tier: CacheTier) {
+  const labels = { kind: 'response', tier };
+  const duration = bindHistogram(metrics.lookupDuration, labels);
+  const hit = metrics.lookups.bind({ ...labels, result: 'hit' });
+  const miss = metrics.lookups.bind({ ...labels, result: 'miss' });
+  return async function lookUp<T>(get: () => Promise<T | null>): Promise<T | null> {
+    const started = performance.now();
+    const found = await get().finally(() => duration.observe((performance.now() - started) / 1000));
+    (found ? hit : miss).inc();
+    return found;
+  };
 }
 
 /** A single-tier response store (in process, or Redis without an L1) whose lookups are counted and timed. */
 export function withResponseLookups(store: ResponseStore, metrics: CacheMetrics, tier: CacheTier): ResponseStore {
+  const lookUp = responseLookups(metrics, tier);
   return {
-    get: (id, read) => lookUpResponse(metrics, tier, () => store.get(id, read)),
+    get: (id, read) => lookUp(() => store.get(id, read)),
     set: (id, response, tags, ttlMs, read) => store.set(id, response, tags, ttlMs, read),
   };
 }

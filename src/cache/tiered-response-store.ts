@@ -3,7 +3,7 @@ import type { CacheMetrics } from './cache-metrics.js';
 import type { InvalidationLog } from './invalidation-log.js';
 import type { RedisResponseStore } from './redis-response-store.js';
 import { secondsLeft, type MemoryResponseStore, type ResponseStore } from './response-store.js';
-import { lookUpResponse } from './response-lookups.js';
+import { responseLookups } from './response-lookups.js';
 
 export interface TieredResponseStoreOptions {
   l1: MemoryResponseStore;
@@ -24,15 +24,16 @@ export interface TieredResponseStoreOptions {
  * Redis's, on L1's own record of positions).
  */
 export function createTieredResponseStore(options: TieredResponseStoreOptions): ResponseStore {
-  const { l1, l2, metrics } = options;
+  const { l1, l2 } = options;
+  const lookUp = { l1: responseLookups(options.metrics, 'l1'), redis: responseLookups(options.metrics, 'redis') };
   const now = () => options.clock.now().getTime();
   return {
     async get(id, read) {
       if (options.log.inProcessFresh(read)) {
-        const hit = await lookUpResponse(metrics, 'l1', () => l1.get(id));
+        const hit = await lookUp.l1(() => l1.get(id));
         if (hit) return hit;
       }
-      const entry = await lookUpResponse(metrics, 'redis', () => l2.getEntry(id));
+      const entry = await lookUp.redis(() => l2.getEntry(id));
       if (!entry) return null;
       const left = entry.expiresAt - now();
       if (left > 0 && options.l1Listening()) {

@@ -15,6 +15,8 @@ export interface AccessLogEntry {
 
 /** One info line per request, whichever path answered it: operation, status, duration and the API key's prefix; never headers, tokens or variables. */
 export function logRequest(logger: Logger, entry: AccessLogEntry): void {
+  // Off (the usual production setting for it is `warn`), it costs no line object on every hit.
+  if (!logger.isLevelEnabled('info')) return;
   logger.info(
     {
       method: entry.method,

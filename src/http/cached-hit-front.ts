@@ -6,6 +6,7 @@ import { rememberAdmission, type AdmissionControl, type PreparedOperation } from
 import type { PersistedQueryStore } from '../cache/persisted-query-store.js';
 import type { ResponseStore } from '../cache/response-store.js';
 import { requestedHash } from '../plugins/use-persisted-queries.js';
+import type { BoundCounter } from '../observability/bound-labels.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
 import { isAdmin, responseCacheIdentity, type Viewer } from '../request-scope.js';
 import { logRequest } from './access-log.js';
@@ -44,7 +45,7 @@ export interface CachedHitFrontOptions {
   /** Development mode: the cache metadata is shown to everyone. */
   development: boolean;
   /** Counts the hits answered here, by status (200 or 304). */
-  hits: { labels(labels: { status: string }): { inc(): void } };
+  hits: { bind(labels: { status: string }): BoundCounter };
   logger: Logger;
 }
 
@@ -59,7 +60,7 @@ export interface CachedHitFrontOptions {
  */
 export function createCachedHitFront(options: CachedHitFrontOptions, fallback: RequestListener): RequestListener {
   const { responses, logger, endpoint } = options;
-  const hits = { ok: options.hits.labels({ status: '200' }), notModified: options.hits.labels({ status: '304' }) };
+  const hits = { ok: options.hits.bind({ status: '200' }), notModified: options.hits.bind({ status: '304' }) };
 
   // Results kept in process are shared objects: each is serialised once, and a hit without
   // extensions (the usual case outside development) is the same bytes every time.
@@ -195,7 +196,9 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     operationName: string | undefined,
     viewer: Viewer | null,
   ) {
-    res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body);
+    // The headers are this reply's own (made for it): completed in place, not copied.
+    headers['Content-Length'] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers).end(body);
     logRequest(logger, { method: res.req.method ?? 'GET', path: endpoint, operationName, status, startedAt, front: true, apiKey: viewer?.apiKey?.prefix });
   }
 

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { CacheKeys } from '../cache/keys.js';
 import { createRedisClient, firstConnection } from '../cache/redis-client.js';
 import type { Clock } from '../clock.js';
 import type { Tier } from '../domain/enums.js';
+import { createHotCounter, type BoundCounter } from '../observability/bound-labels.js';
 import { createMemoryLimitStore } from './memory-limit-store.js';
 import { createRedisLimitStore } from './redis-limit-store.js';
 import { windowPosition } from './sliding-window.js';
@@ -165,25 +166,34 @@ export function createRateLimiter(options: RateLimiterOptions) {
         url: options.redisUrl,
         name: 'limits',
         commandTimeoutMs: options.redisCommandTimeoutMs,
-        // Every request's first command: batched per event-loop turn under concurrency.
-        autoPipelining: true,
         logger: options.logger.child({ component: 'limits' }),
       })
     : null;
-  const shared = redis ? createRedisLimitStore(redis, keys) : null;
+  const shared = redis ? createRedisLimitStore(redis, keys, { commandTimeoutMs: options.redisCommandTimeoutMs }) : null;
   const connected = redis ? firstConnection(redis, options.redisCommandTimeoutMs) : null;
-  const rejected = new Counter({
+  const rejected = createHotCounter({
     name: 'recall_rate_limit_rejections_total',
     help: 'Operations and field calls refused by a rate limit, by limit (the budget of a tier, or a field).',
     labelNames: ['limit'] as const,
     registers: [options.registry],
   });
-  const decisions = new Counter({
+  const decisions = createHotCounter({
     name: 'recall_rate_limit_decisions_total',
     help: 'Rate-limit decisions by limit (the budget of a tier, or a field) and result (allowed, refused): one per operation against its budget, one per call of a limited field.',
     labelNames: ['limit', 'result'] as const,
     registers: [options.registry],
   });
+
+  // Bound once per limit (a tier's budget, or a field: as many as the schema has), as every operation counts one.
+  const counters = new Map<string, { allowed: BoundCounter; refused: BoundCounter; rejected: BoundCounter }>();
+  const countersOf = (limit: string) => {
+    let bound = counters.get(limit);
+    if (!bound) {
+      bound = { allowed: decisions.bind({ limit, result: 'allowed' }), refused: decisions.bind({ limit, result: 'refused' }), rejected: rejected.bind({ limit }) };
+      counters.set(limit, bound);
+    }
+    return bound;
+  };
 
   async function withFallback<T>(what: string, use: (store: LimitStore) => Promise<T>): Promise<T> {
     if (!shared) return use(local);
@@ -239,10 +249,11 @@ export function createRateLimiter(options: RateLimiterOptions) {
       const grants = decided.grants.map(({ granted, waitMs }) => ({ granted, retryAfterSeconds: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0 }));
       // Counted per unit decided: an operation against its budget, each call of a limited field.
       const decide = (limit: string, allowed: number, refused: number) => {
-        if (allowed > 0) decisions.inc({ limit, result: 'allowed' }, allowed);
+        const bound = countersOf(limit);
+        if (allowed > 0) bound.allowed.inc(allowed);
         if (refused > 0) {
-          decisions.inc({ limit, result: 'refused' }, refused);
-          rejected.inc({ limit });
+          bound.refused.inc(refused);
+          bound.rejected.inc();
         }
       };
       if (spender !== null || !decided.budgetAllowed) decide(`budget:${tier}`, decided.budgetAllowed ? 1 : 0, decided.budgetAllowed ? 0 : 1);

@@ -2,21 +2,30 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { CacheKeys } from '../cache/keys.js';
 import { unlinkUnder } from '../cache/redis-client.js';
-import type { LimitStore } from './rate-limiter.js';
+import { createSerialBatcher } from '../serial-batcher.js';
+import type { LimitDecision, LimitQuery, LimitStore } from './rate-limiter.js';
 
 const SPEND = readFileSync(new URL('./scripts/spend-n.lua', import.meta.url), 'utf8');
 
-/** Exact across instances: one atomic script call per operation, which also reads the log. */
-export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStore {
+/** Most operations one script call decides: a bound on how long it holds Redis. */
+const MAX_BATCH = 256;
+
+/**
+ * Exact across instances: each operation is decided whole by an atomic script, which also reads
+ * the log. Concurrent operations share a call (one in flight; those that arrive meanwhile go
+ * together as the next), and the script decides them in arrival order, each seeing what the ones
+ * before it spent, so a batch decides exactly what as many calls in a row would.
+ */
+export function createRedisLimitStore(client: Redis, keys: CacheKeys, options: { commandTimeoutMs: number }): LimitStore {
   client.defineCommand('spendLimits', { lua: SPEND });
   const spend = (client as unknown as { spendLimits(numberOfKeys: number, ...args: Array<string | number>): Promise<Array<string | number>> }).spendLimits.bind(client);
-  return {
-    async decide(query) {
-      const args: Array<string | number> = [
-        query.budgetKeys[0],
-        query.budgetKeys[1],
-        keys.log,
-        ...query.limits.map((limit) => limit.key),
+  const decide = createSerialBatcher(async (queries: LimitQuery[]): Promise<LimitDecision[]> => {
+    const keyArgs: string[] = [keys.log];
+    const args: Array<string | number> = [queries.length];
+    for (const query of queries) {
+      keyArgs.push(query.budgetKeys[0], query.budgetKeys[1]);
+      for (const limit of query.limits) keyArgs.push(limit.key);
+      args.push(
         query.budgetLimit,
         query.budgetWindowMs,
         query.previousWeight,
@@ -25,22 +34,32 @@ export function createRedisLimitStore(client: Redis, keys: CacheKeys): LimitStor
         query.operationId,
         query.refuseWhenAllRefused ? 1 : 0,
         query.limits.length,
-        ...query.limits.flatMap((limit) => [limit.max, limit.windowMs]),
-        query.groups.length,
-        ...query.groups.flatMap((group) => [group.count, group.limits.length, ...group.limits.map((index) => index + 1)]),
-      ];
-      const reply = await spend(3 + query.limits.length, ...args);
+      );
+      for (const limit of query.limits) args.push(limit.max, limit.windowMs);
+      args.push(query.groups.length);
+      for (const group of query.groups) args.push(group.count, group.limits.length, ...group.limits.map((index) => index + 1));
+    }
+    const reply = await spend(keyArgs.length, ...keyArgs, ...args);
+    const log = { generation: String(reply[0]), position: Number(reply[1]) };
+    let at = 2;
+    return queries.map(() => {
       const grants = [];
-      for (let at = 7; at < reply.length; at += 2) grants.push({ granted: Number(reply[at]), waitMs: Number(reply[at + 1]) });
-      return {
-        budgetAllowed: Number(reply[0]) === 1,
-        used: Number(reply[1]),
-        log: { generation: String(reply[2]), position: Number(reply[3]) },
-        refusedByLimits: Number(reply[4]) === 1,
-        windows: { current: Number(reply[5]), previous: Number(reply[6]) },
+      const answered = Number(reply[at + 5]);
+      for (let grant = 0; grant < answered; grant += 1) grants.push({ granted: Number(reply[at + 6 + 2 * grant]), waitMs: Number(reply[at + 7 + 2 * grant]) });
+      const decision = {
+        budgetAllowed: Number(reply[at]) === 1,
+        used: Number(reply[at + 1]),
+        log,
+        refusedByLimits: Number(reply[at + 2]) === 1,
+        windows: { current: Number(reply[at + 3]), previous: Number(reply[at + 4]) },
         grants,
       };
-    },
+      at += 6 + 2 * answered;
+      return decision;
+    });
+  }, { maxBatch: MAX_BATCH, timeoutMs: options.commandTimeoutMs });
+  return {
+    decide,
     async peek(budgetKeys, previousWeight, limits, nowMs) {
       const pipeline = client.pipeline().mget(budgetKeys[0], budgetKeys[1]);
       for (const limit of limits) pipeline.zcount(limit.key, `(${nowMs - limit.windowMs}`, '+inf');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createCacheKeys } from '../../src/cache/keys.js';
 import { createMemoryLimitStore } from '../../src/rate-limit/memory-limit-store.js';
 import type { LimitQuery, LimitStore } from '../../src/rate-limit/rate-limiter.js';
@@ -13,7 +13,15 @@ afterAll(() => {
   for (const client of clients) client.disconnect();
 });
 
-function stores(): Array<{ name: string; create(): { store: LimitStore; prefix: string; cleanup(): Promise<void> } }> {
+interface Created {
+  store: LimitStore;
+  prefix: string;
+  cleanup(): Promise<void>;
+  /** Script calls sent so far (Redis only). */
+  scriptCalls?(): number;
+}
+
+function stores(): Array<{ name: string; create(): Created }> {
   return [
     {
       name: 'in process',
@@ -27,9 +35,11 @@ function stores(): Array<{ name: string; create(): { store: LimitStore; prefix: 
               const prefix = `recall-test:${randomBytes(6).toString('hex')}:`;
               const client = new Redis(redisUrl);
               clients.push(client);
+              const sent = vi.spyOn(client, 'sendCommand');
               return {
-                store: createRedisLimitStore(client, createCacheKeys(prefix)),
+                store: createRedisLimitStore(client, createCacheKeys(prefix), { commandTimeoutMs: 5_000 }),
                 prefix,
+                scriptCalls: () => sent.mock.calls.filter(([command]) => command.name === 'evalsha' || command.name === 'eval').length,
                 async cleanup() {
                   const keys = await client.keys(`${prefix}*`);
                   if (keys.length > 0) await client.unlink(...keys);
@@ -101,6 +111,31 @@ describe.each(stores())('limit store ($name)', ({ create }) => {
       expect(await ask()).toMatchObject({ refusedByLimits: true, used: 1, grants: [{ granted: 0, waitMs: 60_000 }] });
       // The budget was not spent by the refusal.
       expect(await store.decide(query(prefix, { points: 9 }))).toMatchObject({ budgetAllowed: true, used: 10 });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('decides concurrent operations exactly, each seeing what those before it spent', async () => {
+    const { store, prefix, cleanup, scriptCalls } = create();
+    try {
+      const limit = { key: `${prefix}rate:{ip:1}:search:0`, max: 10, windowMs: 60_000 };
+      // A budget of 30 points for one caller, and a field limit of 10 calls that half of them want.
+      const asked = Array.from({ length: 100 }, (_, i) =>
+        query(prefix, { budgetLimit: 30, ...(i % 2 === 0 ? { limits: [limit], groups: [{ count: 1, limits: [0] }] } : {}) }),
+      );
+      // Loads the script first (no budget: it spends nothing), so that only the decisions are counted.
+      await store.decide(query(prefix, { budgetLimit: 0 }));
+      const callsBefore = scriptCalls?.() ?? 0;
+      const decisions = await Promise.all(asked.map((one) => store.decide(one)));
+      const allowed = decisions.filter((decision) => decision.budgetAllowed);
+      expect(allowed).toHaveLength(30);
+      // Each allowed operation saw the ones before it: the budget used after each is 1, 2, … 30.
+      expect(allowed.map((decision) => decision.used)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(decisions.flatMap((decision) => decision.grants).reduce((sum, grant) => sum + grant.granted, 0)).toBe(10);
+      expect((await store.peek(asked[0]!.budgetKeys, 0, [limit], T0)).counts).toEqual([10]);
+      // In Redis, they shared script calls: one alone (none was in flight), then the rest together.
+      if (scriptCalls) expect(scriptCalls() - callsBefore).toBeLessThanOrEqual(2);
     } finally {
       await cleanup();
     }
