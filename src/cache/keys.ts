@@ -15,8 +15,10 @@ export function createCacheKeys(prefix: string) {
     /**
      * One page of a context's memories (their ids) at one value of its list sequence, by a hash
      * of the page's arguments: a write raises the sequence, so older pages are never read again.
+     * The owner's id lets an account deletion unlink them with the user's other keys.
      */
-    memoryPage: (contextId: string, listVersion: number, argsHash: string) => `${prefix}memory-page:${contextId}:${listVersion}:${argsHash}`,
+    memoryPage: (ownerId: string, contextId: string, listVersion: number, argsHash: string) =>
+      `${prefix}memory-page:${ownerId}:${contextId}:${listVersion}:${argsHash}`,
     score: (userId: string, contextId: string, memoryId: string) => `${prefix}score:${userId}:${contextId}:${memoryId}`,
     session: (tokenHash: string) => `${prefix}session:${tokenHash}`,
     user: (id: string) => `${prefix}user:${id}`,

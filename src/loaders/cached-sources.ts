@@ -28,6 +28,7 @@ export interface ScoreKey {
 
 /** One page of a context's memories, newest first, as the list sequence `listVersion` has it. */
 export interface MemoryPageKey {
+  ownerId: string;
   contextId: string;
   listVersion: number;
   afterId: string | null;
@@ -43,9 +44,11 @@ export interface MemoryPage {
   liveUntil: number | null;
 }
 
+/** What a page asks besides its context: pages of several contexts asking the same share a statement. */
+const pageArgs = (key: MemoryPageKey) => JSON.stringify([key.afterId, key.limit, key.filter]);
+
 /** The arguments of a page, hashed into its cache key (tags and kinds make them long). */
-const pageArgsHash = (key: MemoryPageKey) =>
-  createHash('sha256').update(JSON.stringify([key.afterId, key.limit, key.filter])).digest('base64url');
+const pageArgsHash = (key: MemoryPageKey) => createHash('sha256').update(pageArgs(key)).digest('base64url');
 
 export interface SessionWithUser {
   session: SessionRow;
@@ -112,12 +115,11 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
    */
   const memoryPages = createCacheAside<MemoryPageKey, MemoryPage>(cache, clock, logger, {
     kind: 'memory-page',
-    keyOf: (key) => keys.memoryPage(key.contextId, key.listVersion, pageArgsHash(key)),
+    keyOf: (key) => keys.memoryPage(key.ownerId, key.contextId, key.listVersion, pageArgsHash(key)),
     load: async (pageKeys, read) => {
       const now = clock.now();
       const pages = new Map<MemoryPageKey, MemoryPage>();
-      // Keys asking for the same page of different contexts share one statement.
-      for (const group of groupBy(pageKeys, (key) => JSON.stringify([key.afterId, key.limit, key.filter])).values()) {
+      for (const group of groupBy(pageKeys, pageArgs).values()) {
         const { afterId, limit, filter } = group[0]!;
         const rows = await pageMemoriesOfContexts(db, group.map((key) => key.contextId), { afterId, limit, filter }, now);
         await cache.entities.fill(rows.map((row) => memories.entry(row.id, row)), read);

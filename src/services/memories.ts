@@ -99,6 +99,7 @@ export async function listMemories(
   const context = await scope.loaders.context.load(parent.id);
   if (!context) return toConnection<MemoryRow>([], limit, idCursor);
   const rows = await scope.loaders.memoryPage.load({
+    ownerId: context.ownerId,
     contextId: context.id,
     listVersion: context.listVersion,
     afterId: afterId(args.after, 'mem'),
