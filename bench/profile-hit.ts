@@ -1,7 +1,8 @@
 /**
  * Profiles one server of the cached-hit benchmark under load: `node --import tsx
  * bench/profile-hit.ts [variant] [checkout]` starts bench/cached-hit-server.ts (of `checkout`, by
- * default this one) with --cpu-prof, sends it the benchmark's query at 16 connections for
+ * default this one) with --cpu-prof (with BENCH_PROFILE_SERVER=miss-path, bench/miss-path-server.ts
+ * running the app of `checkout`: the miss path), sends it the benchmark's query at 16 connections for
  * BENCH_SECONDS (default 10) after a 2 s warm-up, stops it, and prints where its time went
  * (self and inclusive time per function, the admission path's steps first). The profile is left
  * in BENCH_PROFILE_DIR (default a temporary folder) for a viewer.
@@ -18,8 +19,14 @@ const checkout = process.argv[3];
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const dir = process.env['BENCH_PROFILE_DIR'] ?? mkdtempSync(`${os.tmpdir()}/recall-profile-`);
 
-const script = checkout ? `${checkout}/bench/cached-hit-server.ts` : new URL('./cached-hit-server.ts', import.meta.url).pathname;
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', script, variant], {
+const missPath = process.env['BENCH_PROFILE_SERVER'] === 'miss-path';
+const script = missPath
+  ? new URL('./miss-path-server.ts', import.meta.url).pathname
+  : checkout
+    ? `${checkout}/bench/cached-hit-server.ts`
+    : new URL('./cached-hit-server.ts', import.meta.url).pathname;
+const args = missPath && checkout ? [variant, checkout] : [variant];
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', script, ...args], {
   stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   env: { ...process.env, NODE_ENV: process.env['NODE_ENV'] ?? 'production' },
   ...(checkout ? { cwd: checkout } : {}),

@@ -17,11 +17,19 @@ export async function issueSections(): Promise<string> {
   return at === -1 ? '' : text.slice(at + 1);
 }
 
-/** The file cut around the section under `heading` (up to the next "## " heading), which may be missing. */
+/**
+ * The file cut around the section under `heading` (up to the next "## " heading). A missing one
+ * goes at the end if it is an issue's, else before the issues' sections (`npm run bench`'s own
+ * sections come first, and a whole run keeps everything from the first issue's on).
+ */
 async function around(heading: string): Promise<{ before: string; section: string; after: string }> {
   const text = await readFile(RESULTS, 'utf8');
   const at = text.indexOf(`\n${heading}\n`);
-  if (at === -1) return { before: `${text.trimEnd()}\n`, section: '', after: '' };
+  if (at === -1) {
+    const issues = heading.startsWith('## Issue ') ? -1 : text.indexOf('\n## Issue ');
+    if (issues === -1) return { before: `${text.trimEnd()}\n`, section: '', after: '' };
+    return { before: text.slice(0, issues + 1), section: '', after: text.slice(issues + 1) };
+  }
   const next = text.indexOf('\n## ', at + heading.length + 1);
   const end = next === -1 ? text.length : next + 1;
   return { before: text.slice(0, at + 1), section: text.slice(at + 1, end), after: text.slice(end) };

@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), the write mix
- * (bench/write-mix.ts), then the cache-aside benchmark; `npm run bench -- write-mix` (or
- * `cached-hit`, `cache-aside`) runs only those and prints them without touching RESULTS.md, unless
+ * `npm run bench`: the cached-hit benchmark (bench/cached-hit.ts), the miss path
+ * (bench/miss-path.ts), the write mix (bench/write-mix.ts), then the cache-aside benchmark;
+ * `npm run bench -- write-mix` (or `cached-hit`, `miss-path`, `cache-aside`) runs only those and prints them without touching RESULTS.md, unless
  * BENCH_WRITE_RESULTS=1, which replaces their own sections in it and keeps the others.
  * For the cache-aside benchmark, four set-ups run side by side in one process,
  * on the same data in the same PostgreSQL, so that their ratios mean something on a shared,
@@ -28,6 +28,7 @@ import type { Database } from '../src/db/database.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { benchmarkCachedHits, cachedHitOptions } from './cached-hit.js';
 import { cachedHitReport } from './cached-hit-report.js';
+import { benchmarkMissPath, missPathOptions, missPathReport } from './miss-path.js';
 import { benchmarkWriteMix, writeMixReport } from './write-mix.js';
 import { gql as send } from './gql.js';
 import { createNullCache } from './null-cache.js';
@@ -295,7 +296,7 @@ function table(rows: Row[], withStale: boolean): string {
   return [header, rule, ...lines].join('\n');
 }
 
-const SECTIONS = ['cached-hit', 'write-mix', 'cache-aside'] as const;
+const SECTIONS = ['cached-hit', 'miss-path', 'write-mix', 'cache-aside'] as const;
 const chosen = process.argv.slice(2).filter((arg): arg is (typeof SECTIONS)[number] => (SECTIONS as readonly string[]).includes(arg));
 const runs = (section: (typeof SECTIONS)[number]) => chosen.length === 0 || chosen.includes(section);
 
@@ -352,6 +353,10 @@ async function main() {
     if (runs('cached-hit')) {
       const options = cachedHitOptions();
       parts.push(cachedHitReport(await benchmarkCachedHits(options), options));
+    }
+    if (runs('miss-path')) {
+      const options = missPathOptions();
+      parts.push(missPathReport(await benchmarkMissPath(options), options));
     }
     if (runs('write-mix')) {
       const options = { db, databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, seconds: SECONDS * 2, warmupSeconds: WARMUP_SECONDS, writeShares: [0.01, 0.05, 0.2] };

@@ -58,14 +58,26 @@ export function toConnection<Node>(
   limit: number,
   cursorOf: (row: Node) => string,
 ): { edges: Array<Edge<Node>>; pageInfo: PageInfo } {
-  const edges = rows.slice(0, limit).map((node) => ({ cursor: cursorOf(node), node }));
+  // Cursors are encoded only when a query selects them: most reads of a list never do.
+  const edges = rows.slice(0, limit).map(
+    (node): Edge<Node> => ({
+      node,
+      get cursor() {
+        return cursorOf(node);
+      },
+    }),
+  );
   return {
     edges,
     pageInfo: {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
     },
   };
 }

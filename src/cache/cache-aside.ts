@@ -12,8 +12,11 @@ import type { CacheTier, CacheWrite, ReadPosition, TierTimings } from './store.j
 export interface CacheAsideSpec<K, V> {
   kind: CacheKind;
   keyOf(key: K): string;
-  /** One batched read of the source (PostgreSQL) for the keys the cache could not answer. */
-  load(keys: readonly K[]): Promise<Array<V | null>>;
+  /**
+   * One batched read of the source (PostgreSQL) for the keys the cache could not answer; `read`
+   * is the position of the read it serves (for filling other kinds it reads along the way).
+   */
+  load(keys: readonly K[], read: ReadPosition): Promise<Array<V | null>>;
   /** The entity version a value carries; a cached value never replaces a higher one. */
   versionOf(value: V): number;
   ttlMs(value: V): number;
@@ -108,7 +111,7 @@ export function createCacheAside<K, V>(cache: Cache, clock: Clock, logger: Logge
     if (keys.length === 0) return [];
     cache.metrics.loads.inc({ kind: spec.kind }, keys.length);
     const stop = cache.metrics.lookupDuration.startTimer({ kind: spec.kind, tier: 'database' });
-    const values = await spec.load(keys).finally(stop);
+    const values = await spec.load(keys, read).finally(stop);
     const writtenAt = clock.now().getTime();
     await cache.entities.fill(values.map((value, index) => encode(cacheKeys[index]!, value, writtenAt)), read);
     return values;

@@ -57,8 +57,9 @@ export interface Cache {
   /** The cache's Redis connection, for operations (stats, scans); null without Redis. An escape hatch: not part of the cache contract. */
   readonly redis: Redis | null;
   /**
-   * Unlinks the shared keys whose names carry a deleted user's id (scores, budgets, limits),
-   * but for the guards of their deletion: nothing of a deleted user is kept that is not needed.
+   * Unlinks the shared keys whose names carry a deleted user's id (scores, pages of memories,
+   * budgets, limits), but for the guards of their deletion: nothing of a deleted user is kept
+   * that is not needed.
    */
   forgetUser(userId: string): Promise<void>;
   /** Drops every key of this Recall (its key prefix) from every tier this instance reaches. */

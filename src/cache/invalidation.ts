@@ -45,6 +45,8 @@ export function invalidationOf(change: Change, keys: CacheKeys, now: Date, sessi
   const entity = (key: string, version: number, isGone: boolean) => writes.push(isGone ? gone(key, version, now) : stale(key, version, now));
   const memoryLists = () => {
     if (change.contextId) tags.push(memoryListTag(change.contextId), memorySearchTag(change.contextId));
+    // The context's cached row carries the list sequence its cached pages are found by.
+    if (change.list) entity(keys.context(change.list.id), change.list.version, false);
   };
   const memories = () => {
     for (const memory of change.memories) {

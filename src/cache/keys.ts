@@ -1,8 +1,8 @@
 /** The kinds of cached entities; metrics and TTLs are kept per kind. */
-export type CacheKind = 'memory' | 'score' | 'session' | 'user' | 'context' | 'apikey';
+export type CacheKind = 'memory' | 'memory-page' | 'score' | 'session' | 'user' | 'context' | 'apikey';
 
 /** Sub-prefixes of the keys that hold cached data: what a cold start (regeneration) drops. */
-const CACHE_DATA = ['memory:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'entity-pos:', 'response:', 'response-tag:', 'response-pos:'];
+const CACHE_DATA = ['memory:', 'memory-page:', 'score:', 'session:', 'user:', 'context:', 'apikey:', 'lease:', 'entity-pos:', 'response:', 'response-tag:', 'response-pos:'];
 
 /**
  * Every Redis key and channel name Recall uses, all under one prefix so that Recall can share a
@@ -12,6 +12,13 @@ export function createCacheKeys(prefix: string) {
   return {
     prefix,
     memory: (id: string) => `${prefix}memory:${id}`,
+    /**
+     * One page of a context's memories (their ids) at one value of its list sequence, by a hash
+     * of the page's arguments: a write raises the sequence, so older pages are never read again.
+     * The owner's id lets an account deletion unlink them with the user's other keys.
+     */
+    memoryPage: (ownerId: string, contextId: string, listVersion: number, argsHash: string) =>
+      `${prefix}memory-page:${ownerId}:${contextId}:${listVersion}:${argsHash}`,
     score: (userId: string, contextId: string, memoryId: string) => `${prefix}score:${userId}:${contextId}:${memoryId}`,
     session: (tokenHash: string) => `${prefix}session:${tokenHash}`,
     user: (id: string) => `${prefix}user:${id}`,

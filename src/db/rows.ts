@@ -48,9 +48,17 @@ export interface ContextRow {
   name: string;
   description: string | null;
   version: number;
+  /** The list sequence: raised by every write to the context's memories (cached pages are keyed by it). */
+  listVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/**
+ * The version a cached context carries: its row's version and its list sequence only grow, so
+ * their sum grows with any write to either (an edit, or a write to one of its memories).
+ */
+export const contextCacheVersion = (context: Pick<ContextRow, 'version' | 'listVersion'>): number => context.version + context.listVersion;
 
 export interface MemoryRow {
   id: string;

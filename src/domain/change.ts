@@ -43,6 +43,12 @@ export interface Change {
   contextId: string | null;
   memories: ChangedEntity[];
   context: ChangedEntity | null;
+  /**
+   * The context whose list sequence a write to its memories raised, at its new cache version
+   * (see `contextCacheVersion`): its cached row is superseded, and with it every cached page of
+   * its memories, which are keyed by the sequence.
+   */
+  list: ChangedEntity | null;
   /** Sessions that ended, by the hash of their tokens (the keys they are cached under). */
   sessions: EndedSession[];
   /** The user, when the change wrote (USER_UPDATED) or removed (USER_DELETED) their row. */

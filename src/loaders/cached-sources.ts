@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createCacheAside } from '../cache/cache-aside.js';
 import type { Cache } from '../cache/cache.js';
@@ -6,10 +7,10 @@ import { byId, groupBy } from '../collections.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import type { ApiKeyRow, ContextRow, MemoryRow, SessionRow, UserRow } from '../db/rows.js';
+import { contextCacheVersion, type ApiKeyRow, type ContextRow, type MemoryRow, type SessionRow, type UserRow } from '../db/rows.js';
 import { findApiKeysBySecretHashes } from '../db/repositories/api-keys.js';
 import { findContextsByIds } from '../db/repositories/contexts.js';
-import { findMemoriesByIds } from '../db/repositories/memories.js';
+import { findMemoriesByIds, pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
 import { scoreAgainstContexts } from '../db/repositories/relevance.js';
 import { findSessionsByTokenHashes } from '../db/repositories/sessions.js';
 import { findUsersByIds } from '../db/repositories/users.js';
@@ -24,6 +25,30 @@ export interface ScoreKey {
   memoryVersion: number;
   contextVersion: number;
 }
+
+/** One page of a context's memories, newest first, as the list sequence `listVersion` has it. */
+export interface MemoryPageKey {
+  ownerId: string;
+  contextId: string;
+  listVersion: number;
+  afterId: string | null;
+  /** Rows to fetch: the page size plus one to tell whether more exist. */
+  limit: number;
+  filter: MemoryFilterValues;
+}
+
+/** A cached page: the ids in order, and when its first memory expires (ms since 1970), if any does. */
+export interface MemoryPage {
+  listVersion: number;
+  ids: string[];
+  liveUntil: number | null;
+}
+
+/** What a page asks besides its context: pages of several contexts asking the same share a statement. */
+const pageArgs = (key: MemoryPageKey) => JSON.stringify([key.afterId, key.limit, key.filter]);
+
+/** The arguments of a page, hashed into its cache key (tags and kinds make them long). */
+const pageArgsHash = (key: MemoryPageKey) => createHash('sha256').update(pageArgs(key)).digest('base64url');
 
 export interface SessionWithUser {
   session: SessionRow;
@@ -63,7 +88,7 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     kind: 'context',
     keyOf: keys.context,
     load: async (ids) => byId(ids, await findContextsByIds(db, ids)),
-    versionOf: (context) => context.version,
+    versionOf: contextCacheVersion,
     ttlMs: () => defaultTtlMs,
     notFoundTtlMs,
   });
@@ -78,6 +103,38 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     ttlMs: (memory) =>
       Math.min(config.CACHE_TTL_MEMORY_SECONDS * 1000, memory.expiresAt ? memory.expiresAt.getTime() - clock.now().getTime() : Infinity),
     usable: isLive,
+    notFoundTtlMs,
+  });
+
+  /**
+   * Pages hold ids only: the rows come from the memory entries (which the page's load fills), so
+   * a purge or write-through of one memory reaches every page that shows it. A page is exact for
+   * its list sequence: any write to the context's memories raises it, and the page is read from
+   * PostgreSQL after the sequence was (so it holds every write up to it). Only expiry changes a
+   * page without a write, so a page is used only until its first memory expires.
+   */
+  const memoryPages = createCacheAside<MemoryPageKey, MemoryPage>(cache, clock, logger, {
+    kind: 'memory-page',
+    keyOf: (key) => keys.memoryPage(key.ownerId, key.contextId, key.listVersion, pageArgsHash(key)),
+    load: async (pageKeys, read) => {
+      const now = clock.now();
+      const pages = new Map<MemoryPageKey, MemoryPage>();
+      for (const group of groupBy(pageKeys, pageArgs).values()) {
+        const { afterId, limit, filter } = group[0]!;
+        const rows = await pageMemoriesOfContexts(db, group.map((key) => key.contextId), { afterId, limit, filter }, now);
+        await cache.entities.fill(rows.map((row) => memories.entry(row.id, row)), read);
+        const byContext = groupBy(rows, (row) => row.contextId);
+        for (const key of group) {
+          const page = byContext.get(key.contextId) ?? [];
+          const expiries = page.flatMap((row) => (row.expiresAt ? [row.expiresAt.getTime()] : []));
+          pages.set(key, { listVersion: key.listVersion, ids: page.map((row) => row.id), liveUntil: expiries.length > 0 ? Math.min(...expiries) : null });
+        }
+      }
+      return pageKeys.map((key) => pages.get(key)!);
+    },
+    versionOf: (page) => page.listVersion,
+    ttlMs: (page) => Math.min(config.CACHE_TTL_MEMORY_SECONDS * 1000, page.liveUntil === null ? Infinity : page.liveUntil - clock.now().getTime()),
+    usable: (page) => page.liveUntil === null || page.liveUntil > clock.now().getTime(),
     notFoundTtlMs,
   });
 
@@ -153,7 +210,7 @@ export function createCachedSources(deps: { config: Config; db: Database; clock:
     notFoundTtlMs,
   });
 
-  return { users, contexts, memories, sessions, apiKeys, scores };
+  return { users, contexts, memories, memoryPages, sessions, apiKeys, scores };
 }
 
 export type CachedSources = ReturnType<typeof createCachedSources>;

@@ -2,22 +2,13 @@ import DataLoader from 'dataloader';
 import { byId, groupBy } from '../collections.js';
 import type { MemoryEventRow, MemoryRow } from '../db/rows.js';
 import { findEventsByIds, findRecentEventsOfMemories } from '../db/repositories/memory-events.js';
-import { pageMemoriesOfContexts, type MemoryFilterValues } from '../db/repositories/memories.js';
 import { findSessionsByIds } from '../db/repositories/sessions.js';
 import { findApiKeysByIds } from '../db/repositories/api-keys.js';
 import type { AppDeps } from '../app-deps.js';
 import type { ReadPosition } from '../cache/store.js';
 import type { Viewer } from '../request-scope.js';
 import type { RelevanceScoreModel } from '../relevance/relevance-score.js';
-import type { ScoreKey } from './cached-sources.js';
-
-export interface MemoryPageKey {
-  contextId: string;
-  afterId: string | null;
-  /** Rows to fetch: the page size plus one to tell whether more exist. */
-  limit: number;
-  filter: MemoryFilterValues;
-}
+import type { MemoryPageKey, ScoreKey } from './cached-sources.js';
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
@@ -28,7 +19,7 @@ export type Loaders = ReturnType<typeof createLoaders>;
  * Loaders return rows whoever owns them; callers check visibility.
  */
 export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => ReadPosition) {
-  const { db, clock, config, sources } = deps;
+  const { db, config, sources } = deps;
   const options = { maxBatchSize: config.DATALOADER_MAX_BATCH_SIZE };
 
   const user = new DataLoader((ids: readonly string[]) => sources.users.load(ids, read()), options);
@@ -36,21 +27,20 @@ export function createLoaders(deps: AppDeps, viewer: Viewer | null, read: () => 
   const context = new DataLoader((ids: readonly string[]) => sources.contexts.load(ids, read()), options);
   const memory = new DataLoader((ids: readonly string[]) => sources.memories.load(ids, read()), options);
 
-  // Lists are read from PostgreSQL (the response cache keeps whole answers); their rows then
-  // answer the memory loader for the rest of the request.
+  // Pages of ids through the cache, then their rows through the memory loader (one batch for
+  // every page of the tick). A memory gone since its page was read (a write or an expiry racing
+  // this read) is left out.
   const memoryPage = new DataLoader<MemoryPageKey, MemoryRow[], string>(
     async (keys) => {
-      // Keys asking for the same page of different contexts share one statement.
-      const groups = groupBy(keys, (key) => JSON.stringify([key.afterId, key.limit, key.filter]));
-      const pages = new Map<MemoryPageKey, MemoryRow[]>();
-      for (const group of groups.values()) {
-        const { afterId, limit, filter } = group[0]!;
-        const rows = await pageMemoriesOfContexts(db, group.map((key) => key.contextId), { afterId, limit, filter }, clock.now());
-        for (const row of rows) memory.prime(row.id, row);
-        const byContext = groupBy(rows, (row) => row.contextId);
-        for (const key of group) pages.set(key, byContext.get(key.contextId) ?? []);
-      }
-      return keys.map((key) => pages.get(key)!);
+      const pages = await sources.memoryPages.load(keys, read());
+      const rows = await memory.loadMany(pages.flatMap((page) => page!.ids));
+      let next = 0;
+      return pages.map((page) =>
+        page!.ids.flatMap(() => {
+          const row = rows[next++];
+          return row && !(row instanceof Error) ? [row] : [];
+        }),
+      );
     },
     { ...options, cacheKeyFn: (key) => JSON.stringify(key) },
   );

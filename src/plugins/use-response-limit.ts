@@ -2,6 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import { responseTooLarge } from '../admission/refusal.js';
 import { refusalError } from '../http/reply.js';
+import { jsonBytesBound } from '../json-bytes.js';
 
 export interface ResponseLimitOptions {
   /** Largest result sent, in bytes of JSON (MAX_RESPONSE_BYTES). */
@@ -16,6 +17,8 @@ export interface ResponseLimitOptions {
  */
 export function useResponseLimit({ maxBytes }: ResponseLimitOptions): Plugin {
   const limit = ({ result, setResult }: { result: ExecutionResult; setResult(result: ExecutionResult): void }) => {
+    // Most results are far under the limit: a bound tells so without a second serialisation.
+    if (jsonBytesBound(result, maxBytes) <= maxBytes) return;
     let bytes: number;
     try {
       bytes = Buffer.byteLength(JSON.stringify(result));

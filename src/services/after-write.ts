@@ -32,6 +32,7 @@ export async function afterWrite(scope: RequestScope, written: Written): Promise
   const { change } = written;
   const { loaders } = scope;
   if (change.context) loaders.forgetContext(change.context.id);
+  if (change.list) loaders.forgetContext(change.list.id);
   for (const memory of change.memories) loaders.forgetMemory(memory.id);
 
   const applied = await applyChange(scope.deps, written, scope.signal);

@@ -13,6 +13,12 @@ export type PurgeKind = (typeof PURGE_KINDS)[number];
 
 const PURGE_TYPENAMES = ['Memory', 'Context', 'User'] as const;
 
+/**
+ * The Redis keys a purge of a kind drops, as patterns under the prefix. Pages of a context's
+ * memories go with either kind: they list memories, and are found by the context's list sequence.
+ */
+const patternsOf = (kind: PurgeKind): string[] => (kind === 'memory' || kind === 'context' ? [`${kind}:*`, 'memory-page:*'] : [`${kind}:*`]);
+
 export type PurgeTarget =
   | { typename: (typeof PURGE_TYPENAMES)[number]; id: string }
   | { kind: PurgeKind }
@@ -80,13 +86,20 @@ export async function purge(deps: PurgeDeps, target: PurgeTarget, adminId: strin
   } else {
     const parts: L1Part[] = 'all' in target ? ['entities', 'responses'] : [target.kind === 'response' ? 'responses' : 'entities'];
     if ('all' in target) dropped = await cache.log.regenerate();
-    else dropped = cache.redis ? (await clearUnder(cache.redis, cache.keys, `${target.kind}:*`)).deleted : 0;
+    else dropped = await clearKind(cache, target.kind);
     recorded = await recordTierPurge(db, adminId, parts, at);
   }
   await applyChange(deps, recorded);
   if (dropped !== null) return { purged: dropped, errors: [] };
   const invalidation = cache.invalidationOf(recorded.change);
   return { purged: invalidation.writes.length + invalidation.tags.length, errors: [] };
+}
+
+/** Drops a kind's keys from Redis (none without it); how many. */
+async function clearKind(cache: PurgeDeps['cache'], kind: PurgeKind): Promise<number> {
+  let dropped = 0;
+  for (const pattern of patternsOf(kind)) dropped += cache.redis ? (await clearUnder(cache.redis, cache.keys, pattern)).deleted : 0;
+  return dropped;
 }
 
 /** Admins only: `purgeCache`. */

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { memoryListTag } from '../cache/response-tags.js';
 import type { Config } from '../config.js';
 import type { ContextRow, MemoryEventRow, MemoryRow } from '../db/rows.js';
-import { isForeignKeyViolation } from '../db/database.js';
 import * as repo from '../db/repositories/memories.js';
 import type { MemoryEventType, MemoryKind } from '../domain/enums.js';
 import { notFound, versionConflict, type UserError } from '../errors.js';
@@ -85,16 +84,24 @@ export type AddMemoriesInput = z.input<ReturnType<typeof addInput>>;
 export type UpdateMemoryInput = z.input<ReturnType<typeof updateInput>>;
 export type MemoryFilterInput = z.input<typeof filterArgs>;
 
-/** `Context.memories`: batched across contexts by the memoryPage loader. */
+/**
+ * `Context.memories`: batched across contexts by the memoryPage loader. The page is found by the
+ * context's list sequence as the request reads it now (the parent row may predate a write this
+ * request made).
+ */
 export async function listMemories(
   scope: RequestScope,
-  context: ContextRow,
+  parent: ContextRow,
   args: { first?: number | null; after?: string | null; filter?: MemoryFilterInput },
 ) {
   const limit = pageSize(args.first, scope.deps.config);
   const filter = parseArgs(filterArgs, args.filter);
+  const context = await scope.loaders.context.load(parent.id);
+  if (!context) return toConnection<MemoryRow>([], limit, idCursor);
   const rows = await scope.loaders.memoryPage.load({
+    ownerId: context.ownerId,
     contextId: context.id,
+    listVersion: context.listVersion,
     afterId: afterId(args.after, 'mem'),
     limit: limit + 1,
     filter: { kinds: filter?.kinds ?? null, tags: filter?.tags ?? null, minImportance: filter?.minImportance ?? null },
@@ -131,11 +138,8 @@ export async function addMemories(scope: RequestScope, input: AddMemoriesInput) 
     expiresAt: item.expiresAt ?? null,
     event: writeEvent(scope),
   }));
-  // The context may be deleted between the check above and the insert.
-  const written = await repo.insertMemories(scope.deps.db, items).catch((error: unknown) => {
-    if (isForeignKeyViolation(error)) return null;
-    throw error;
-  });
+  // Null when the context was deleted between the check above and the insert.
+  const written = await repo.insertMemories(scope.deps.db, items);
   if (!written) return { memories: [], context: null, errors: [notFound('context', ['contextId'])] };
   const { memories, recorded } = written;
   await afterWrite(scope, {

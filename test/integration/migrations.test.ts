@@ -21,7 +21,7 @@ describe('migrations', () => {
     try {
       const [db] = instances;
       const applied = await db!.query<{ name: string }>('SELECT name FROM schema_migrations');
-      expect(applied.map((row) => row.name)).toEqual(['0001_initial.sql', '0002_cache_outbox.sql', '0003_api_keys.sql', '0004_user_deletion_record.sql']);
+      expect(applied.map((row) => row.name)).toEqual(['0001_initial.sql', '0002_cache_outbox.sql', '0003_api_keys.sql', '0004_user_deletion_record.sql', '0005_memory_list_version.sql']);
       expect(await migrate(db!, schema)).toEqual([]);
       const tables = await db!.query<{ table_name: string }>(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,

@@ -20,6 +20,7 @@ const purge: Change = {
   apiKeys: [],
   contexts: [],
   resetL1: [],
+  list: null,
 };
 
 describe('an admin purge', () => {

@@ -13,6 +13,7 @@ describe('outbox changes', () => {
       apiKeys: [],
       contexts: [],
       resetL1: [],
+      list: null,
     });
     expect(parseChange({ ...base, reason: 'MEMORIES_ADDED', session: null })).toMatchObject({ sessions: [], user: null });
   });
@@ -26,6 +27,7 @@ describe('outbox changes', () => {
       apiKeys: [{ id: 'key_1', secretHash: 'h2' }],
       contexts: [],
       resetL1: [],
+      list: null,
     };
     expect(parseChange(change)).toEqual(change);
     expect(parseChange({ ...change, reason: 'SOMETHING_NEW' })).toBeNull();
@@ -33,9 +35,15 @@ describe('outbox changes', () => {
   });
 
   it('reads an admin purge, and rows recorded before purges existed with no contexts and no tier to empty', () => {
-    const purge = { ...base, reason: 'ADMIN_PURGE', sessions: [], user: null, apiKeys: [], contexts: [{ id: 'ctx_1', version: 2, gone: false }], resetL1: ['responses'] };
+    const purge = { ...base, reason: 'ADMIN_PURGE', sessions: [], user: null, apiKeys: [], contexts: [{ id: 'ctx_1', version: 2, gone: false }], resetL1: ['responses'], list: null };
     expect(parseChange(purge)).toEqual(purge);
     expect(parseChange({ ...purge, resetL1: ['everything'] })).toBeNull();
     expect(parseChange({ ...base, reason: 'MEMORY_UPDATED', sessions: [], user: null })).toMatchObject({ contexts: [], resetL1: [] });
+  });
+
+  it("reads a memory write's list sequence, and rows recorded before contexts had one without it", () => {
+    const list = { id: 'ctx_1', version: 7, gone: false };
+    expect(parseChange({ ...base, contextId: 'ctx_1', reason: 'MEMORY_DELETED', list })).toMatchObject({ list });
+    expect(parseChange({ ...base, contextId: 'ctx_1', reason: 'MEMORY_DELETED' })).toMatchObject({ list: null });
   });
 });

@@ -26,6 +26,8 @@ const changeShape = z
     // Absent from changes recorded before admin purges existed.
     contexts: z.array(entity).default([]),
     resetL1: z.array(z.enum(['entities', 'responses'])).default([]),
+    // Absent from changes recorded before contexts had a list sequence (nothing was cached by it then).
+    list: entity.nullable().default(null),
   })
   .transform(({ session, sessions, user, ...change }): Change => ({
     ...change,
@@ -50,6 +52,8 @@ export function changeJson(parts: {
   contextId: string;
   memories?: string;
   context?: string;
+  /** The context whose list sequence the write raised, at its new cache version. */
+  list?: string;
   /** A jsonb array of `{id, tokenHash}`. */
   sessions?: string;
   user?: string;
@@ -61,7 +65,7 @@ export function changeJson(parts: {
   resetL1?: string;
 }): string {
   return `jsonb_build_object('reason', '${parts.reason}', 'ownerId', ${parts.ownerId}, 'contextId', ${parts.contextId},
-    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'},
+    'memories', ${parts.memories ?? `'[]'::jsonb`}, 'context', ${parts.context ?? 'NULL'}, 'list', ${parts.list ?? 'NULL'},
     'sessions', ${parts.sessions ?? `'[]'::jsonb`}, 'user', ${parts.user ?? 'NULL'}, 'apiKeys', ${parts.apiKeys ?? `'[]'::jsonb`},
     'contexts', ${parts.contexts ?? `'[]'::jsonb`}, 'resetL1', ${parts.resetL1 ?? `'[]'::jsonb`})`;
 }

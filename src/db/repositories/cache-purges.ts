@@ -7,8 +7,14 @@ import { endedApiKeyJson, endedSessionJson } from './sessions.js';
  * Admin purges, recorded in the outbox like writes (reason ADMIN_PURGE), so that every instance
  * applies them, now or by replay. Each reads the versions the database holds in the same
  * statement: the purge's tombstones are at those versions, so they drop cached copies without
- * refusing the next fill (see `invalidationOf`).
+ * refusing the next fill (see `invalidationOf`). A purge of a context (or of a user's contexts)
+ * also raises their list sequences: their cached pages, which are found by it, become
+ * unreachable at once, as after a write.
  */
+
+/** The CTE `raised`: raises the list sequence of the contexts `where` selects; their ids and new cache versions. */
+const raiseListVersions = (where: string) =>
+  `raised AS (UPDATE contexts SET list_version = list_version + 1 WHERE ${where} RETURNING id, owner_id, version + list_version AS version)`;
 
 const memoriesOf = (where: string) =>
   `coalesce((SELECT jsonb_agg(${entityJson('m.id', 'm.version', false)}) FROM memories m WHERE ${where}), '[]'::jsonb)`;
@@ -37,7 +43,7 @@ export function recordMemoryPurge(db: Queryable, memoryId: string, at: Date): Pr
 export function recordContextPurge(db: Queryable, contextId: string, at: Date): Promise<RecordedChange | null> {
   return recorded(
     db,
-    `WITH found AS (SELECT id, version, owner_id FROM contexts WHERE id = $1),
+    `WITH ${raiseListVersions('id = $1')},
      ${recordChange(
        changeJson({
          reason: 'ADMIN_PURGE',
@@ -46,7 +52,7 @@ export function recordContextPurge(db: Queryable, contextId: string, at: Date): 
          context: entityJson('w.id', 'w.version', false),
          memories: memoriesOf('m.context_id = w.id'),
        }),
-       'found',
+       'raised',
        '$2',
      )}
      SELECT ${RECORDED}`,
@@ -59,13 +65,14 @@ export function recordUserPurge(db: Queryable, userId: string, at: Date): Promis
   return recorded(
     db,
     `WITH found AS (SELECT id, version FROM users WHERE id = $1),
+     ${raiseListVersions('owner_id = $1')},
      ${recordChange(
        changeJson({
          reason: 'ADMIN_PURGE',
          ownerId: 'w.id',
          contextId: 'NULL',
          user: entityJson('w.id', 'w.version', false),
-         contexts: `coalesce((SELECT jsonb_agg(${entityJson('c.id', 'c.version', false)}) FROM contexts c WHERE c.owner_id = w.id), '[]'::jsonb)`,
+         contexts: `coalesce((SELECT jsonb_agg(${entityJson('c.id', 'c.version', false)}) FROM raised c), '[]'::jsonb)`,
          memories: memoriesOf('m.owner_id = w.id'),
          sessions: `coalesce((SELECT jsonb_agg(${endedSessionJson('s')}) FROM sessions s WHERE s.user_id = w.id AND s.revoked_at IS NULL), '[]'::jsonb)`,
          apiKeys: `coalesce((SELECT jsonb_agg(${endedApiKeyJson('k')}) FROM api_keys k WHERE k.user_id = w.id AND k.revoked_at IS NULL), '[]'::jsonb)`,

@@ -3,11 +3,12 @@ import type { Database, Queryable } from '../database.js';
 import type { ContextRow } from '../rows.js';
 import { changeJson, entityJson, recordChange, RECORDED, withRecordedChange, type RecordedColumns } from './cache-outbox.js';
 
-const COLUMNS = `id, owner_id AS "ownerId", key, name, description, version,
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+// list_version is a bigint, which the driver would hand over as a string; float8 is exact to 2^53.
+export const CONTEXT_COLUMNS = `id, owner_id AS "ownerId", key, name, description, version,
+  list_version::float8 AS "listVersion", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export function findContextsByIds(db: Queryable, ids: readonly string[]): Promise<ContextRow[]> {
-  return db.query<ContextRow>(`SELECT ${COLUMNS} FROM contexts WHERE id = ANY($1::text[])`, [ids]);
+  return db.query<ContextRow>(`SELECT ${CONTEXT_COLUMNS} FROM contexts WHERE id = ANY($1::text[])`, [ids]);
 }
 
 /** One page of an owner's contexts, newest first, after the given id; `limit` rows at most. */
@@ -17,7 +18,7 @@ export function pageContextsOfOwner(
   page: { afterId: string | null; limit: number },
 ): Promise<ContextRow[]> {
   return db.query<ContextRow>(
-    `SELECT ${COLUMNS} FROM contexts
+    `SELECT ${CONTEXT_COLUMNS} FROM contexts
      WHERE owner_id = $1 AND ($2::text IS NULL OR id < $2)
      ORDER BY id DESC LIMIT $3`,
     [ownerId, page.afterId, page.limit],
@@ -34,7 +35,7 @@ export async function insertContext(
        INSERT INTO contexts (id, owner_id, key, name, description, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $6)
        ON CONFLICT (owner_id, key) DO NOTHING
-       RETURNING ${COLUMNS}
+       RETURNING ${CONTEXT_COLUMNS}
      ), ${recordContextWritten('CONTEXT_CREATED', '$6')}
      SELECT *, ${RECORDED} FROM written`,
     [context.id, context.ownerId, context.key, context.name, context.description, context.createdAt],
@@ -67,7 +68,7 @@ export async function updateContext(
          version = version + 1,
          updated_at = $5
        WHERE id = $1 AND ($6::int IS NULL OR version = $6)
-       RETURNING ${COLUMNS}
+       RETURNING ${CONTEXT_COLUMNS}
      ), ${recordContextWritten('CONTEXT_UPDATED', '$5')}
      SELECT *, ${RECORDED} FROM written`,
     [id, changes.name ?? null, changes.description !== undefined, changes.description ?? null, at, expectedVersion],
@@ -103,13 +104,13 @@ export async function lockContextsOfOwner(tx: Queryable, ownerId: string): Promi
 export async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
   const rows = await tx.query<{ id: string; ownerId: string; version: number; memories: Array<{ id: string; version: number }> } & RecordedColumns>(
     `WITH doomed AS (SELECT id, version FROM memories WHERE context_id = $1),
-     deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, owner_id AS "ownerId", version),
+     deleted AS (DELETE FROM contexts WHERE id = $1 RETURNING id, owner_id AS "ownerId", version, list_version),
      ${recordChange(
        changeJson({
          reason: 'CONTEXT_DELETED',
          ownerId: 'w."ownerId"',
          contextId: 'w.id',
-         context: entityJson('w.id', 'w.version + 1', true),
+         context: entityJson('w.id', 'w.version + w.list_version + 1', true),
          memories: `coalesce((SELECT jsonb_agg(${entityJson('d.id', 'd.version + 1', true)}) FROM doomed d), '[]'::jsonb)`,
        }),
        'deleted',
@@ -126,7 +127,7 @@ export async function deleteLockedContext(tx: Queryable, id: string, at: Date) {
 
 /** The outbox CTE of a statement that inserted or updated one context (CTE `written`) at `at`. */
 function recordContextWritten(reason: 'CONTEXT_CREATED' | 'CONTEXT_UPDATED', at: string): string {
-  return recordChange(changeJson({ reason, ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version', false) }), 'written', at);
+  return recordChange(changeJson({ reason, ownerId: 'w."ownerId"', contextId: 'w.id', context: entityJson('w.id', 'w.version + w."listVersion"', false) }), 'written', at);
 }
 
 function asWritten(row: ContextRow & RecordedColumns): { context: ContextRow; recorded: RecordedChange } {

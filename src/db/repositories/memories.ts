@@ -72,13 +72,32 @@ const recordEvents = (type: 'ADDED' | 'UPDATED' | 'DELETED', source: string, pre
   FROM ${source} w`;
 
 /**
+ * The CTE `locked`: the row of the context a write goes to (`contextId`, SQL), locked before any
+ * memory row. Writes to one context take turns, each raising the list sequence from the last
+ * one's value, and a deletion of the context (which locks its row first, then the memories')
+ * never waits on a memory write that waits on it.
+ */
+const lockContext = (contextId: string) =>
+  `locked AS MATERIALIZED (SELECT id FROM contexts WHERE id = (${contextId}) FOR NO KEY UPDATE)`;
+
+/** The CTE `listed`: raises the list sequence of the context of the rows written (CTE `source`), if any. */
+const raiseListVersion = (source: string) => `listed AS (
+    UPDATE contexts c SET list_version = c.list_version + 1
+    WHERE c.id IN (SELECT "contextId" FROM ${source})
+    RETURNING c.id, c.version + c.list_version AS version
+  )`;
+
+/** The change's `list`: the context at its new cache version (see `contextCacheVersion`). */
+const LISTED = `(SELECT ${entityJson('l.id', 'l.version', false)} FROM listed l)`;
+
+/**
  * Inserts a batch, its ADDED events and its change in one statement; rows come back in input
- * order (all in one context).
+ * order (all in one context). Null when the context is gone.
  */
 export async function insertMemories(
   db: Queryable,
   rows: ReadonlyArray<NewMemoryRow & { event: WriteEvent }>,
-): Promise<{ memories: MemoryRow[]; recorded: RecordedChange }> {
+): Promise<{ memories: MemoryRow[]; recorded: RecordedChange } | null> {
   const items = rows.map((row, position) => ({
     position,
     event_id: row.event.id,
@@ -99,22 +118,25 @@ export async function insertMemories(
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(position int, event_id text, actor_id text, id text,
          context_id text, owner_id text, content text, kind text, tags text[], metadata jsonb, importance float8,
          created_at timestamptz, expires_at timestamptz)
-     ), inserted AS (
+     ), ${lockContext('SELECT context_id FROM items LIMIT 1')},
+     inserted AS (
        INSERT INTO memories AS m (id, context_id, owner_id, content, kind, tags, metadata, importance,
          created_at, updated_at, expires_at)
        SELECT id, context_id, owner_id, content, kind, tags, metadata, importance, created_at, created_at, expires_at
-       FROM items
+       FROM items WHERE EXISTS (SELECT 1 FROM locked)
        RETURNING ${MEMORY_COLUMNS}
      ), written AS (
        SELECT inserted.*, items.event_id, items.actor_id, items.created_at AS at, items.position
        FROM inserted JOIN items USING (id)
      ), events AS (${recordEvents('ADDED', 'written', 'NULL', 'w.content')}),
+     ${raiseListVersion('written')},
      ${recordChange(
        changeJson({
          reason: 'MEMORIES_ADDED',
          ownerId: 'min(w."ownerId")',
          contextId: 'min(w."contextId")',
          memories: `jsonb_agg(${entityJson('w.id', 'w.version', false)})`,
+         list: LISTED,
        }),
        'written',
        'min(w.at)',
@@ -123,6 +145,7 @@ export async function insertMemories(
      SELECT ${RETURNED}, ${RECORDED} FROM written ORDER BY position`,
     [JSON.stringify(items)],
   );
+  if (written.length === 0) return null;
   const inserted = written.map(withRecordedChange);
   return { memories: inserted.map(({ recorded: _recorded, ...memory }) => memory), recorded: inserted[0]!.recorded };
 }
@@ -152,9 +175,10 @@ export async function updateMemory(
   event: WriteEvent,
 ): Promise<{ previousContent: string; after: MemoryRow; recorded: RecordedChange } | null> {
   const rows = await db.query<MemoryRow & { previousContent: string } & RecordedColumns>(
-    `WITH before AS (
+    `WITH ${lockContext('SELECT context_id FROM memories WHERE id = $1')},
+     before AS (
        SELECT m.id, m.content FROM memories m
-       WHERE m.id = $1 AND ${liveMemory('$2')} AND ($3::int IS NULL OR m.version = $3)
+       WHERE m.id = $1 AND m.context_id IN (SELECT id FROM locked) AND ${liveMemory('$2')} AND ($3::int IS NULL OR m.version = $3)
        FOR UPDATE
      ), updated AS (
        UPDATE memories AS m SET
@@ -171,12 +195,14 @@ export async function updateMemory(
      ), written AS (
        SELECT updated.*, $12::text AS event_id, $13::text AS actor_id, $2::timestamptz AS at FROM updated
      ), events AS (${recordEvents('UPDATED', 'written', 'w."previousContent"', 'w.content')}),
+     ${raiseListVersion('written')},
      ${recordChange(
        changeJson({
          reason: 'MEMORY_UPDATED',
          ownerId: 'w."ownerId"',
          contextId: 'w."contextId"',
          memories: `jsonb_build_array(${entityJson('w.id', 'w.version', false)})`,
+         list: LISTED,
        }),
        'written',
        '$2',
@@ -215,17 +241,21 @@ export async function deleteMemory(
   event: WriteEvent,
 ): Promise<{ deleted: MemoryRow; recorded: RecordedChange } | null> {
   const rows = await db.query<MemoryRow & RecordedColumns>(
-    `WITH deleted AS (
-       DELETE FROM memories m WHERE m.id = $1 AND ${liveMemory('$2')} RETURNING ${MEMORY_COLUMNS}
+    `WITH ${lockContext('SELECT context_id FROM memories WHERE id = $1')},
+     deleted AS (
+       DELETE FROM memories m WHERE m.id = $1 AND m.context_id IN (SELECT id FROM locked) AND ${liveMemory('$2')}
+       RETURNING ${MEMORY_COLUMNS}
      ), written AS (
        SELECT deleted.*, $3::text AS event_id, $4::text AS actor_id, $2::timestamptz AS at FROM deleted
      ), events AS (${recordEvents('DELETED', 'written', 'w.content', 'NULL')}),
+     ${raiseListVersion('written')},
      ${recordChange(
        changeJson({
          reason: 'MEMORY_DELETED',
          ownerId: 'w."ownerId"',
          contextId: 'w."contextId"',
          memories: `jsonb_build_array(${entityJson('w.id', 'w.version + 1', true)})`,
+         list: LISTED,
        }),
        'written',
        '$2',
