@@ -28,7 +28,7 @@ export function createNullCache(prefix: string): Cache {
     keys,
     metrics: createCacheMetrics(new Registry()),
     entities: { read: async (keys) => keys.map(() => ({ envelope: null, tier: null })), fill: async () => undefined },
-    responses: { get: async () => null, set: async () => false },
+    responses: { get: async () => null, begin: () => async () => null, set: async () => false },
     log,
     persistedQueries: { get: async () => null, set: async () => undefined },
     // Loads in flight are never shared: each request pays for its own.

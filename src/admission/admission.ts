@@ -114,7 +114,12 @@ export function createAdmission(options: AdmissionOptions) {
       if (cost.points > options.maxOperationCost) return { refusal: costTooHigh(cost.points, options.maxOperationCost) };
       return { cost };
     },
-    async admit(request: AdmissionRequest, operation: PreparedOperation): Promise<Admission> {
+    /**
+     * `identified`, if given, hears who calls as soon as the credential is checked, before the
+     * budget's round trip, so that a transport can start what depends on the caller alongside it
+     * (the viewer may still change: an invalidation the round trip reveals makes it look again).
+     */
+    async admit(request: AdmissionRequest, operation: PreparedOperation, identified?: (viewer: Viewer | null) => void): Promise<Admission> {
       if (operation.refusal) return { refusal: operation.refusal };
       const { cost } = operation;
       const ip = clientIp(options.trustProxy, request.forwardedFor, request.socketAddress);
@@ -122,6 +127,7 @@ export function createAdmission(options: AdmissionOptions) {
       const provisional = log.position();
       const first = await identify(request.authorization, { ...provisional, exact: true });
       if ('refusal' in first) return { refusal: await refuseCredential(first.refusal, ip) };
+      identified?.(first.viewer);
 
       const spender = spenderOf(first.viewer, ip);
       const calls = spender === null ? [] : limitCountsOf(cost.limitedCalls, first.viewer, ip);

@@ -66,11 +66,15 @@ export function createRedisResponseStore(options: {
       return raw === null ? null : (JSON.parse(raw) as StoredResponse);
     });
 
+  const hitOf = (entry: StoredResponse | null): ResponseHit | null =>
+    entry && { ...entry.response, maxAgeSeconds: secondsLeft(entry.expiresAt, options.clock.now().getTime()) };
+
   return {
     getEntry,
-    async get(id): Promise<ResponseHit | null> {
-      const entry = await getEntry(id);
-      return entry && { ...entry.response, maxAgeSeconds: secondsLeft(entry.expiresAt, options.clock.now().getTime()) };
+    get: async (id) => hitOf(await getEntry(id)),
+    begin(id) {
+      const entry = getEntry(id);
+      return async () => hitOf(await entry);
     },
     set(id, response, tags, ttlMs, read) {
       return guarded('set', false, async () => {

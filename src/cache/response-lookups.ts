@@ -11,8 +11,8 @@ export function responseLookups(metrics: CacheMetrics, tier: CacheTier) {
   const duration = bindHistogram(metrics.lookupDuration, labels);
   const hit = metrics.lookups.bind({ ...labels, result: 'hit' });
   const miss = metrics.lookups.bind({ ...labels, result: 'miss' });
-  return async function lookUp<T>(get: () => Promise<T | null>): Promise<T | null> {
-    const started = performance.now();
+  /** `started`: when the lookup began, if before `get` is called (see `ResponseStore.begin`). */
+  return async function lookUp<T>(get: () => Promise<T | null>, started = performance.now()): Promise<T | null> {
     const found = await get().finally(() => duration.observe((performance.now() - started) / 1000));
     (found ? hit : miss).inc();
     return found;
@@ -24,6 +24,11 @@ export function withResponseLookups(store: ResponseStore, metrics: CacheMetrics,
   const lookUp = responseLookups(metrics, tier);
   return {
     get: (id, read) => lookUp(() => store.get(id, read)),
+    begin(id) {
+      const started = performance.now();
+      const finish = store.begin(id);
+      return (read) => lookUp(() => finish(read), started);
+    },
     set: (id, response, tags, ttlMs, read) => store.set(id, response, tags, ttlMs, read),
   };
 }

@@ -5,6 +5,9 @@ import type { Clock } from '../clock.js';
 import { entityTag } from './response-tags.js';
 import type { ReadPosition } from './store.js';
 
+/** The rest of a lookup begun by `ResponseStore.begin`, at the request's read position. */
+export type ResponseLookup = (read: ReadPosition) => Promise<ResponseHit | null>;
+
 /** A whole query response as cached, for one viewer. */
 export interface CachedResponse {
   /** The result as sent: data only (responses with errors are never cached). */
@@ -28,6 +31,15 @@ export interface ResponseHit extends CachedResponse {
  */
 export interface ResponseStore {
   get(id: string, read: ReadPosition): Promise<ResponseHit | null>;
+  /**
+   * A lookup begun before its request's read position is known (the cached-hit front knows the
+   * key once the caller is identified, and the position only when the budget's round trip
+   * returns): what can be read without the position, a shared tier's copy, is asked for now,
+   * alongside that round trip; the rest once the position is given. As fresh as `get` at that
+   * position: a shared tier's copy is dropped before a write is acknowledged, and this read
+   * begins after its request did.
+   */
+  begin(id: string): ResponseLookup;
   /** Resolves whether the response was stored. */
   set(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, read: ReadPosition): Promise<boolean>;
 }
@@ -89,17 +101,23 @@ export function createMemoryResponseStore(options: { maxEntries: number; clock: 
     return true;
   }
 
+  async function get(id: string): Promise<ResponseHit | null> {
+    const entry = entries.get(id);
+    const at = now();
+    if (!entry) return null;
+    if (entry.expiresAt <= at) {
+      entries.delete(id);
+      return null;
+    }
+    return { ...entry.response, maxAgeSeconds: secondsLeft(entry.reportedExpiresAt, at) };
+  }
+
   return {
-    async get(id: string): Promise<ResponseHit | null> {
-      const entry = entries.get(id);
-      const at = now();
-      if (!entry) return null;
-      if (entry.expiresAt <= at) {
-        entries.delete(id);
-        return null;
-      }
-      return { ...entry.response, maxAgeSeconds: secondsLeft(entry.reportedExpiresAt, at) };
-    },
+    get,
+    /** Nothing to ask ahead: the lookup is in process. */
+    begin: (id: string): ResponseLookup => () => get(id),
+    /** Whether it holds an entry for `id` (perhaps expired). */
+    has: (id: string): boolean => entries.has(id),
     async set(id: string, response: CachedResponse, tags: readonly string[], ttlMs: number, read: ReadPosition): Promise<boolean> {
       return keep(id, response, tags, ttlMs, now() + ttlMs, read);
     },

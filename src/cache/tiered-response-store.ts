@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.js';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { InvalidationLog } from './invalidation-log.js';
-import type { RedisResponseStore } from './redis-response-store.js';
-import { secondsLeft, type MemoryResponseStore, type ResponseStore } from './response-store.js';
+import type { RedisResponseStore, StoredResponse } from './redis-response-store.js';
+import { secondsLeft, type MemoryResponseStore, type ResponseHit, type ResponseLookup, type ResponseStore } from './response-store.js';
+import type { ReadPosition } from './store.js';
 import { responseLookups } from './response-lookups.js';
 
 export interface TieredResponseStoreOptions {
@@ -27,20 +28,31 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
   const { l1, l2 } = options;
   const lookUp = { l1: responseLookups(options.metrics, 'l1'), redis: responseLookups(options.metrics, 'redis') };
   const now = () => options.clock.now().getTime();
+  const begin = (id: string): ResponseLookup => {
+    // Redis is asked at once only where L1 holds no copy: where it holds one, it answers nearly
+    // every hit (it is fresh once L1 has applied the log up to the read's position), with no
+    // round trip to overlap.
+    const early = l1.has(id) ? null : lookUp.redis(() => l2.getEntry(id));
+    return (read) => finish(id, read, early);
+  };
+
+  async function finish(id: string, read: ReadPosition, early: Promise<StoredResponse | null> | null): Promise<ResponseHit | null> {
+    if (options.log.inProcessFresh(read)) {
+      const hit = await lookUp.l1(() => l1.get(id));
+      if (hit) return hit;
+    }
+    const entry = await (early ?? lookUp.redis(() => l2.getEntry(id)));
+    if (!entry) return null;
+    const left = entry.expiresAt - now();
+    if (left > 0 && options.l1Listening()) {
+      l1.fill(id, entry.response, entry.tags, Math.min(options.l1TtlMs, left), entry.expiresAt, read);
+    }
+    return { ...entry.response, maxAgeSeconds: secondsLeft(entry.expiresAt, now()) };
+  }
+
   return {
-    async get(id, read) {
-      if (options.log.inProcessFresh(read)) {
-        const hit = await lookUp.l1(() => l1.get(id));
-        if (hit) return hit;
-      }
-      const entry = await lookUp.redis(() => l2.getEntry(id));
-      if (!entry) return null;
-      const left = entry.expiresAt - now();
-      if (left > 0 && options.l1Listening()) {
-        l1.fill(id, entry.response, entry.tags, Math.min(options.l1TtlMs, left), entry.expiresAt, read);
-      }
-      return { ...entry.response, maxAgeSeconds: secondsLeft(entry.expiresAt, now()) };
-    },
+    get: (id, read) => begin(id)(read),
+    begin,
     async set(id, response, tags, ttlMs, read) {
       const stored = await l2.set(id, response, tags, ttlMs, read);
       if (stored && options.l1Listening()) l1.fill(id, response, tags, Math.min(options.l1TtlMs, ttlMs), now() + ttlMs, read);

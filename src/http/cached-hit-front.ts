@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { rememberAdmission, type AdmissionControl, type PreparedOperation } from '../admission/admission.js';
 import type { PersistedQueryStore } from '../cache/persisted-query-store.js';
-import type { ResponseStore } from '../cache/response-store.js';
+import type { ResponseLookup, ResponseStore } from '../cache/response-store.js';
 import { requestedHash } from '../plugins/use-persisted-queries.js';
 import type { BoundCounter } from '../observability/bound-labels.js';
 import type { AccessRecorder } from '../relevance/access-recorder.js';
@@ -132,6 +132,19 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     // What it does not recognise (an unknown persisted query, invalid JSON) is yoga's to admit and answer.
     if (!prepared) return fallback(req, res);
     const { operation } = prepared;
+    /** The key of this request for a viewer, memoised for a repeated request. */
+    const keyFor = (viewer: Viewer) => {
+      const identity = responseCacheIdentity(viewer);
+      const memo = `${identity}\n${req.method} ${source}`;
+      let known = keys.get(memo);
+      if (!known) {
+        known = { key: responseCacheKey({ ...operation, sessionId: identity }), operationName: operation.operationName ?? undefined };
+        if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
+      }
+      return known;
+    };
+    // The store's read that needs no read position goes alongside the budget's round trip.
+    const early: { key?: string; lookup?: ResponseLookup } = {};
     const admission = await options.admission.admit(
       {
         authorization: req.headers.authorization ?? null,
@@ -139,6 +152,11 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
         socketAddress: req.socket.remoteAddress,
       },
       prepared.admission,
+      (viewer) => {
+        if (!viewer) return;
+        early.key = keyFor(viewer).key;
+        early.lookup = responses.begin(early.key);
+      },
     );
     if (admission.refusal) {
       const reply = refusalReply(admission.refusal, req.headers.accept);
@@ -154,14 +172,10 @@ export function createCachedHitFront(options: CachedHitFrontOptions, fallback: R
     // Anonymous callers see nothing that is cached, and a refused call must be answered null.
     if (!viewer || admitted.allowances?.refusedSome) return toYoga();
 
-    const identity = responseCacheIdentity(viewer);
-    const memo = `${identity}\n${req.method} ${source}`;
-    let known = keys.get(memo);
-    if (!known) {
-      known = { key: responseCacheKey({ ...operation, sessionId: identity }), operationName: operation.operationName ?? undefined };
-      if (source.length <= MAX_MEMOISED_SOURCE) keys.set(memo, known);
-    }
-    const hit = await responses.get(known.key, admitted.read);
+    const known = keyFor(viewer);
+    // A viewer looked up again (its credential changed meanwhile) may have another key.
+    const lookup = early.lookup && early.key === known.key ? early.lookup : responses.begin(known.key);
+    const hit = await lookup(admitted.read);
     if (!hit) {
       missed.set(req, known.key);
       return toYoga();

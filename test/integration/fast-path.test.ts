@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Redis, type Command } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends, deployments } from '../helpers/test-database.js';
@@ -136,6 +137,54 @@ describe.runIf(inject('redisUrl'))('operation budget across instances', () => {
       for (let i = 0; i < 8; i++) statuses.push((await (i % 2 ? a : b).gql('{ viewer { id } }', {}, { token: user.token })).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
     } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe.runIf(inject('redisUrl'))('a hit that its instance does not hold', () => {
+  it('asks Redis for the response alongside the budget, not after it, and serves what the other instance cached', async () => {
+    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix } });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, database: a.database });
+    const sendCommand = Redis.prototype.sendCommand;
+    const sent = vi.spyOn(Redis.prototype, 'sendCommand');
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Shared" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
+      await a.gql(ADD, { id: contextId, content: 'cached on A' }, { token: user.token });
+      const request = (url: string) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
+          body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
+        });
+      const urlA = await listen(a);
+      const urlB = await listen(b);
+      expect((await request(urlA)).status).toBe(200);
+      // B's own copy of the session, so that its hit is the only thing it asks Redis for.
+      await b.gql('{ viewer { id } }', {}, { token: user.token });
+
+      const order: string[] = [];
+      sent.mockImplementation(function (this: Redis, command: Command, stream) {
+        const name = command.name.toLowerCase();
+        if (this.options.connectionName === 'recall:limits' && name.startsWith('eval')) {
+          order.push('budget sent');
+          void command.promise.then(() => order.push('budget answered'));
+        } else if (name === 'get' && String(command.args[0]).startsWith(`${prefix}response:`)) {
+          order.push('response asked');
+        }
+        return sendCommand.call(this, command, stream);
+      });
+      const before = await fastHits(b);
+      const hit = await request(urlB);
+      expect(hit.status).toBe(200);
+      expect(await fastHits(b)).toBe(before + 1);
+      expect(JSON.stringify(await hit.json())).toContain('cached on A');
+      expect(order).toEqual(['response asked', 'budget sent', 'budget answered']);
+    } finally {
+      sent.mockRestore();
       await b.close();
       await a.close();
     }
