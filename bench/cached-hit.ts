@@ -10,14 +10,13 @@
  * BENCH_ROUNDS (rounds per run, default 2), BENCH_SECONDS (measured seconds, default 3),
  * BENCH_CONNECTIONS (default "50,16"), BENCH_VARIANTS and BENCH_BASELINE_CHECKOUT (see variants()).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { cachedHitReport, type CachedHitOptions, type CachedHitRow } from './cached-hit-report.js';
+import { startServerProcess } from './server-process.js';
 import { median } from './stats.js';
-
 
 export interface Variant {
   /** What bench/cached-hit-server.ts is asked to start. */
@@ -85,17 +84,8 @@ interface Started {
 
 async function startServer(variant: Variant): Promise<Started> {
   const script = variant.checkout ? `${variant.checkout}/bench/cached-hit-server.ts` : new URL('./cached-hit-server.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', ...(process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? []), script, variant.id], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    // As deployed (the Dockerfile sets it): graphql-js checks its types' realms when it is not.
-    env: { ...process.env, NODE_ENV: process.env['NODE_ENV'] ?? 'production' },
-    ...(variant.checkout ? { cwd: variant.checkout } : {}),
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the ${variant.name} server exited with ${code}`)));
-  });
-  return { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
+  const { child, started } = await startServerProcess<Omit<Started, 'child'>>(variant.name, script, [variant.id], variant.checkout);
+  return { child, ...started };
 }
 
 interface ServerStats {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { LIST_QUERY } from './cached-hit-query.js';
 import { gql as send } from './gql.js';
+import { seedList } from './seed-list.js';
 import { BENCH_SESSION_SECRET } from './session-secret.js';
 
 const variant = process.argv[2] ?? 'recall';
@@ -56,13 +57,7 @@ const app = createApp({ config, db, cache, registry, logger });
 const gql = (query: string, variables: Record<string, unknown>, token?: string) =>
   send((url, init) => app.yoga.fetch(url, init), 'http://bench/graphql', query, variables, token);
 
-const token: string = (await gql('mutation { signUp(input: { email: "bench@example.com", password: "bench password" }) { token } }', {})).signUp.token;
-const contextId: string = (await gql('mutation { createContext(input: { name: "Kitchen", description: "pasta recipes" }) { context { id } } }', {}, token)).createContext.context.id;
-await gql(
-  'mutation ($input: AddMemoriesInput!) { addMemories(input: $input) { memories { id } } }',
-  { input: { contextId, items: Array.from({ length: 20 }, (_, i) => ({ content: `note ${i} about pasta and sauces` })) } },
-  token,
-);
+const { token, contextId } = await seedList(gql);
 // Every entity (and, where they are cached, the page and the scores) warm before measuring.
 for (let i = 0; i < 2; i++) await gql(LIST_QUERY, { id: contextId }, token);
 

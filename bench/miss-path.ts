@@ -10,10 +10,10 @@
  * BENCH_SECONDS (default 4), BENCH_MISS_CONNECTIONS (default 16), BENCH_SERVER_NODE_OPTIONS
  * (e.g. `--cpu-prof`), BENCH_DATABASE_URL, BENCH_REDIS_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { LIST_QUERY } from './cached-hit-query.js';
+import { startServerProcess } from './server-process.js';
 import { median } from './stats.js';
 
 export interface MissPathOptions {
@@ -74,17 +74,13 @@ interface Server {
 
 async function startServer(variant: Variant): Promise<Server> {
   const script = new URL('./miss-path-server.ts', import.meta.url).pathname;
-  const nodeOptions = process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeOptions, script, variant.id, ...(variant.checkout ? [variant.checkout] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: process.env['NODE_ENV'] ?? 'production' },
-    ...(variant.checkout ? { cwd: variant.checkout } : {}),
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the ${variant.name} server exited with ${code}`)));
-  });
-  const { port, token, contextId } = JSON.parse(line) as { port: number; token: string; contextId: string };
+  const { child, started } = await startServerProcess<{ port: number; token: string; contextId: string }>(
+    variant.name,
+    script,
+    [variant.id, ...(variant.checkout ? [variant.checkout] : [])],
+    variant.checkout,
+  );
+  const { port, token, contextId } = started;
   return {
     child,
     url: `http://127.0.0.1:${port}/graphql`,
