@@ -68,8 +68,9 @@ async function startInstance(options: WriteMixOptions, prefix: string): Promise<
     LOG_LEVEL: 'silent',
     NODE_ENV: 'production',
     SESSION_SECRET: BENCH_SESSION_SECRET,
-    // Counted, as always, but never refused.
+    // Counted, as always, but never refused (the write share adds memories at hundreds a second).
     RATE_LIMIT_FREE_PER_WINDOW: '1000000000',
+    RATE_LIMIT_ADD_MEMORIES: '1000000/1m',
   });
   const logger = pino({ level: 'silent' });
   const registry = new Registry();

@@ -28,24 +28,33 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
   const { l1, l2 } = options;
   const lookUp = { l1: responseLookups(options.metrics, 'l1'), redis: responseLookups(options.metrics, 'redis') };
   const now = () => options.clock.now().getTime();
+  /** A Redis read begun before the request's read position was known, and this instance's position when it began. */
+  interface EarlyRead {
+    entry: Promise<StoredResponse | null>;
+    asOf: ReadPosition;
+  }
+
   const begin = (id: string): ResponseLookup => {
     // Redis is asked at once only where L1 holds no copy: where it holds one, it answers nearly
     // every hit (it is fresh once L1 has applied the log up to the read's position), with no
     // round trip to overlap.
-    const early = l1.has(id) ? null : lookUp.redis(() => l2.getEntry(id));
+    const early = l1.has(id) ? null : { asOf: options.log.position(), entry: lookUp.redis(() => l2.getEntry(id)) };
     return (read) => finish(id, read, early);
   };
 
-  async function finish(id: string, read: ReadPosition, early: Promise<StoredResponse | null> | null): Promise<ResponseHit | null> {
+  async function finish(id: string, read: ReadPosition, early: EarlyRead | null): Promise<ResponseHit | null> {
     if (options.log.inProcessFresh(read)) {
       const hit = await lookUp.l1(() => l1.get(id));
       if (hit) return hit;
     }
-    const entry = await (early ?? lookUp.redis(() => l2.getEntry(id)));
+    const entry = await (early ? early.entry : lookUp.redis(() => l2.getEntry(id)));
     if (!entry) return null;
     const left = entry.expiresAt - now();
     if (left > 0 && options.l1Listening()) {
-      l1.fill(id, entry.response, entry.tags, Math.min(options.l1TtlMs, left), entry.expiresAt, read);
+      // L1 keeps a copy only under a position no later than the Redis read that found it: an
+      // early read may precede the request's position, and a write invalidated between the two
+      // must still drop (or refuse) the copy.
+      l1.fill(id, entry.response, entry.tags, Math.min(options.l1TtlMs, left), entry.expiresAt, early ? early.asOf : read);
     }
     return { ...entry.response, maxAgeSeconds: secondsLeft(entry.expiresAt, now()) };
   }

@@ -190,3 +190,58 @@ describe.runIf(inject('redisUrl'))('a hit that its instance does not hold', () =
     }
   });
 });
+
+describe.runIf(inject('redisUrl'))('an early read of a response and a write that lands before the budget answers', () => {
+  it("never leaves the response the write made stale in the reading instance's L1", async () => {
+    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
+    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix } });
+    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, database: a.database });
+    const sendCommand = Redis.prototype.sendCommand;
+    const sent = vi.spyOn(Redis.prototype, 'sendCommand');
+    try {
+      const user = await a.newUser();
+      const contextId = (await a.gql('mutation { createContext(input: { name: "Raced" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
+      await a.gql(ADD, { id: contextId, content: 'before' }, { token: user.token });
+      const [urlA, urlB] = [await listen(a), await listen(b)];
+      const read = async (url: string) =>
+        (await (
+          await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
+            body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
+          })
+        ).json()) as { data: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
+      const contents = (body: Awaited<ReturnType<typeof read>>) => body.data.context.memories.edges.map((edge) => edge.node.content);
+      expect(contents(await read(urlA))).toEqual(['before']);
+      await b.gql('{ viewer { id } }', {}, { token: user.token });
+
+      // B's next budget call waits until A's write is acknowledged: B's early read of the
+      // response (cached by A) happens before the write, its read position after it.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let held!: () => void;
+      const budgetHeld = new Promise<void>((resolve) => (held = resolve));
+      let armed = true;
+      sent.mockImplementation(function (this: Redis, command: Command, stream) {
+        if (armed && this.options.connectionName === 'recall:limits' && command.name.toLowerCase().startsWith('eval')) {
+          armed = false;
+          held();
+          void gate.then(() => sendCommand.call(this, command, stream));
+          return command.promise;
+        }
+        return sendCommand.call(this, command, stream);
+      });
+      const racing = read(urlB);
+      await budgetHeld;
+      await a.gql(ADD, { id: contextId, content: 'after' }, { token: user.token });
+      release();
+      // Begun before the write was acknowledged, it may answer either way.
+      expect([['before'], ['after', 'before']]).toContainEqual(contents(await racing));
+      expect(contents(await read(urlB))).toEqual(['after', 'before']);
+    } finally {
+      sent.mockRestore();
+      await b.close();
+      await a.close();
+    }
+  });
+});

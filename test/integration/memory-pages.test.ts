@@ -84,19 +84,22 @@ describe.each(deployments())('cached pages of memories ($name)', ({ backend, red
     expect(idsOf(await list({ id: contextId }))).toEqual([lasting]);
   });
 
-  it.runIf(redisUrl)('drops pages with a purge of the memory kind', async () => {
+  it('drops pages with a purge of the memory kind, from every tier', async () => {
     const { contextId } = await seed(t, user, 3);
     await list({ id: contextId });
+    const pageReads = (statements: string[]) => statements.filter((sql) => sql.includes('ORDER BY m.id DESC LIMIT')).length;
+    expect(pageReads(await t.countStatements(() => list({ id: contextId })))).toBe(0);
+    // Pages in Redis (none without it: the in-process tier is emptied by the purge's change).
     const pageKeys = async () => {
       let count = 0;
-      for await (const batch of scanUnder(t.cache.redis!, t.cache.keys.prefix, 'memory-page:*')) count += batch.length;
+      if (t.cache.redis) for await (const batch of scanUnder(t.cache.redis, t.cache.keys.prefix, 'memory-page:*')) count += batch.length;
       return count;
     };
-    expect(await pageKeys()).toBeGreaterThan(0);
+    expect((await pageKeys()) > 0).toBe(Boolean(redisUrl));
     // As the CLI's purge and purgeCache (admins only) call it.
     await purge(t.app.deps, { kind: 'memory' }, user.id);
     expect(await pageKeys()).toBe(0);
-    expect((await t.countStatements(() => list({ id: contextId }))).length).toBeGreaterThan(0);
+    expect(pageReads(await t.countStatements(() => list({ id: contextId })))).toBe(1);
   });
 });
 
@@ -119,7 +122,10 @@ describe.runIf(inject('redisUrl'))('cached pages on two instances', () => {
   /** Reads the page on B until it is warm (0 SQL), then hands back what B shows. */
   const warmOnB = async (query: string, contextId: string) => {
     await b.gql(query, { id: contextId, first: 20 }, { token: user.token });
-    expect(await b.countStatements(() => b.gql(query, { id: contextId, first: 20 }, { token: user.token }))).toEqual([]);
+    // The instances share a database and its statement log: A's acknowledgment of its own write
+    // (deleting its outbox rows, after its reply) may land meanwhile, and is not B's.
+    const onBOnly = (statements: string[]) => statements.filter((sql) => !sql.includes('cache_outbox'));
+    expect(onBOnly(await b.countStatements(() => b.gql(query, { id: contextId, first: 20 }, { token: user.token })))).toEqual([]);
   };
   const onB = async (query: string, contextId: string) => idsOf(await b.gql(query, { id: contextId, first: 20 }, { token: user.token }));
 
