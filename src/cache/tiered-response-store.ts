@@ -60,7 +60,8 @@ export function createTieredResponseStore(options: TieredResponseStoreOptions): 
   }
 
   return {
-    get: (id, read) => begin(id)(read),
+    // The position is known: nothing to ask ahead, and L1 keeps a copy under it.
+    get: (id, read) => finish(id, read, null),
     begin,
     async set(id, response, tags, ttlMs, read) {
       const stored = await l2.set(id, response, tags, ttlMs, read);

@@ -13,28 +13,20 @@ const MAX_PENDING = 100_000;
  * (bounded) until it is over.
  */
 export function createAccessRecorder(options: { db: Database; clock: Clock; logger: Logger; flushIntervalMs: number }) {
-  // User → memory → count: a hit adds to counts without building a key per memory.
-  let pending = new Map<string, Map<string, number>>();
-  let size = 0;
+  let pending = new Map<string, AccessCount>();
   let flushing: Promise<void> = Promise.resolve();
 
   const add = (userId: string, memoryId: string, count: number) => {
-    const counts = pending.get(userId);
-    const known = counts?.get(memoryId);
-    if (known !== undefined) counts!.set(memoryId, known + count);
-    else if (size < MAX_PENDING) {
-      if (counts) counts.set(memoryId, count);
-      else pending.set(userId, new Map([[memoryId, count]]));
-      size += 1;
-    }
+    const key = `${userId} ${memoryId}`;
+    const known = pending.get(key);
+    if (known) known.count += count;
+    else if (pending.size < MAX_PENDING) pending.set(key, { userId, memoryId, count });
   };
 
   const flushNow = async () => {
-    if (size === 0) return;
-    const batch: AccessCount[] = [];
-    for (const [userId, counts] of pending) for (const [memoryId, count] of counts) batch.push({ userId, memoryId, count });
+    if (pending.size === 0) return;
+    const batch = [...pending.values()];
     pending = new Map();
-    size = 0;
     try {
       await addMemoryAccess(options.db, batch, options.clock.now());
     } catch (error) {

@@ -1,5 +1,5 @@
 import { Redis, type Command } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { listen } from '../helpers/subscriptions.js';
 import { createTestApp, type TestApp, type TestUser } from '../helpers/test-app.js';
 import { backends, deployments } from '../helpers/test-database.js';
@@ -143,105 +143,89 @@ describe.runIf(inject('redisUrl'))('operation budget across instances', () => {
   });
 });
 
-describe.runIf(inject('redisUrl'))('a hit that its instance does not hold', () => {
-  it('asks Redis for the response alongside the budget, not after it, and serves what the other instance cached', async () => {
-    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix } });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, database: a.database });
-    const sendCommand = Redis.prototype.sendCommand;
-    const sent = vi.spyOn(Redis.prototype, 'sendCommand');
-    try {
-      const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Shared" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
-      await a.gql(ADD, { id: contextId, content: 'cached on A' }, { token: user.token });
-      const request = (url: string) =>
-        fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
-          body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
-        });
-      const urlA = await listen(a);
-      const urlB = await listen(b);
-      expect((await request(urlA)).status).toBe(200);
-      // B's own copy of the session, so that its hit is the only thing it asks Redis for.
-      await b.gql('{ viewer { id } }', {}, { token: user.token });
+describe.runIf(inject('redisUrl'))('a hit that its instance does not hold (two instances)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let user: TestUser;
+  let contextId: string;
+  let urlA: string;
+  let urlB: string;
+  const sendCommand = Redis.prototype.sendCommand;
+  /** Passes every Redis command of every instance through `spy`, which sends it (or holds it) with `send`. */
+  const interceptRedis = (spy: (client: Redis, command: Command, send: () => unknown) => unknown) =>
+    vi.spyOn(Redis.prototype, 'sendCommand').mockImplementation(function (this: Redis, command: Command, stream) {
+      return spy(this, command, () => sendCommand.call(this, command, stream)) as ReturnType<Redis['sendCommand']>;
+    });
+  /** Whether a command is a budget's script call (on an instance's limits connection). */
+  const isBudgetCall = (client: Redis, command: Command) =>
+    client.options.connectionName === 'recall:limits' && command.name.toLowerCase().startsWith('eval');
+  const read = async (url: string) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { data: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
+    return body.data.context.memories.edges.map((edge) => edge.node.content);
+  };
 
-      const order: string[] = [];
-      sent.mockImplementation(function (this: Redis, command: Command, stream) {
-        const name = command.name.toLowerCase();
-        if (this.options.connectionName === 'recall:limits' && name.startsWith('eval')) {
-          order.push('budget sent');
-          void command.promise.then(() => order.push('budget answered'));
-        } else if (name === 'get' && String(command.args[0]).startsWith(`${prefix}response:`)) {
-          order.push('response asked');
-        }
-        return sendCommand.call(this, command, stream);
-      });
-      const before = await fastHits(b);
-      const hit = await request(urlB);
-      expect(hit.status).toBe(200);
-      expect(await fastHits(b)).toBe(before + 1);
-      expect(JSON.stringify(await hit.json())).toContain('cached on A');
-      expect(order).toEqual(['response asked', 'budget sent', 'budget answered']);
-    } finally {
-      sent.mockRestore();
-      await b.close();
-      await a.close();
-    }
+  beforeEach(async () => {
+    const shared = { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: `recall-test:${Math.random().toString(36).slice(2)}:` } };
+    a = await createTestApp(backends().at(-1)!, shared);
+    b = await createTestApp(backends().at(-1)!, { ...shared, database: a.database });
+    user = await a.newUser();
+    contextId = (await a.gql('mutation { createContext(input: { name: "Shared" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
+    await a.gql(ADD, { id: contextId, content: 'before' }, { token: user.token });
+    [urlA, urlB] = [await listen(a), await listen(b)];
+    // Cached by A (in Redis and A's L1); B holds its own copy of the session only.
+    expect(await read(urlA)).toEqual(['before']);
+    await b.gql('{ viewer { id } }', {}, { token: user.token });
   });
-});
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await b.close();
+    await a.close();
+  });
 
-describe.runIf(inject('redisUrl'))('an early read of a response and a write that lands before the budget answers', () => {
-  it("never leaves the response the write made stale in the reading instance's L1", async () => {
-    const prefix = `recall-test:${Math.random().toString(36).slice(2)}:`;
-    const a = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix } });
-    const b = await createTestApp(backends().at(-1)!, { redisUrl: inject('redisUrl')!, env: { REDIS_KEY_PREFIX: prefix }, database: a.database });
-    const sendCommand = Redis.prototype.sendCommand;
-    const sent = vi.spyOn(Redis.prototype, 'sendCommand');
-    try {
-      const user = await a.newUser();
-      const contextId = (await a.gql('mutation { createContext(input: { name: "Raced" }) { context { id } } }', {}, { token: user.token })).data.createContext.context.id;
-      await a.gql(ADD, { id: contextId, content: 'before' }, { token: user.token });
-      const [urlA, urlB] = [await listen(a), await listen(b)];
-      const read = async (url: string) =>
-        (await (
-          await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
-            body: JSON.stringify({ query: LIST, variables: { id: contextId }, operationName: 'List' }),
-          })
-        ).json()) as { data: { context: { memories: { edges: Array<{ node: { content: string } }> } } } };
-      const contents = (body: Awaited<ReturnType<typeof read>>) => body.data.context.memories.edges.map((edge) => edge.node.content);
-      expect(contents(await read(urlA))).toEqual(['before']);
-      await b.gql('{ viewer { id } }', {}, { token: user.token });
+  it('asks Redis for the response alongside the budget, not after it, and serves what the other instance cached', async () => {
+    const order: string[] = [];
+    interceptRedis((client, command, send) => {
+      if (isBudgetCall(client, command)) {
+        order.push('budget sent');
+        void command.promise.then(() => order.push('budget answered'));
+      } else if (command.name.toLowerCase() === 'get' && String(command.args[0]).startsWith(`${a.cache.keys.prefix}response:`)) {
+        order.push('response asked');
+      }
+      return send();
+    });
+    const before = await fastHits(b);
+    expect(await read(urlB)).toEqual(['before']);
+    expect(await fastHits(b)).toBe(before + 1);
+    expect(order).toEqual(['response asked', 'budget sent', 'budget answered']);
+  });
 
-      // B's next budget call waits until A's write is acknowledged: B's early read of the
-      // response (cached by A) happens before the write, its read position after it.
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let held!: () => void;
-      const budgetHeld = new Promise<void>((resolve) => (held = resolve));
-      let armed = true;
-      sent.mockImplementation(function (this: Redis, command: Command, stream) {
-        if (armed && this.options.connectionName === 'recall:limits' && command.name.toLowerCase().startsWith('eval')) {
-          armed = false;
-          held();
-          void gate.then(() => sendCommand.call(this, command, stream));
-          return command.promise;
-        }
-        return sendCommand.call(this, command, stream);
-      });
-      const racing = read(urlB);
-      await budgetHeld;
-      await a.gql(ADD, { id: contextId, content: 'after' }, { token: user.token });
-      release();
-      // Begun before the write was acknowledged, it may answer either way.
-      expect([['before'], ['after', 'before']]).toContainEqual(contents(await racing));
-      expect(contents(await read(urlB))).toEqual(['after', 'before']);
-    } finally {
-      sent.mockRestore();
-      await b.close();
-      await a.close();
-    }
+  it("never leaves the response a write made stale in the reading instance's L1, when the write lands between the early read and the budget's answer", async () => {
+    // B's next budget call waits until A's write is acknowledged: B's early read of the
+    // response (cached by A) happens before the write, its read position after it.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const budgetHeld = new Promise<void>((resolve) => (held = resolve));
+    let armed = true;
+    interceptRedis((client, command, send) => {
+      if (!armed || !isBudgetCall(client, command)) return send();
+      armed = false;
+      held();
+      void gate.then(send);
+      return command.promise;
+    });
+    const racing = read(urlB);
+    await budgetHeld;
+    await a.gql(ADD, { id: contextId, content: 'after' }, { token: user.token });
+    release();
+    // Begun before the write was acknowledged, it may answer either way.
+    expect([['before'], ['after', 'before']]).toContainEqual(await racing);
+    expect(await read(urlB)).toEqual(['after', 'before']);
   });
 });
